@@ -1,0 +1,202 @@
+//! Precision conversion operators (`convert_nc_f32_f16` and friends) and the shared elementwise
+//! execution: contiguous data is split into cache-line-aligned chunks, strided rows into groups
+//! of rows, across the threadpool.
+
+use super::{RowShape, SharedPtr, buffer};
+use crate::config::{self, Kernel, KernelTable};
+use crate::isa::IsaLevel;
+use crate::status::{Result, Status};
+use crate::threadpool::{self, Chunks, MIN_ELEMENTS_PER_TASK, Threadpool};
+use crate::ukernels::vcvt::VcvtFn;
+
+/// Which conversion.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConvertKind {
+    /// f32 → IEEE half.
+    F32F16,
+    /// IEEE half → f32.
+    F16F32,
+    /// f32 → bfloat16.
+    F32Bf16,
+    /// bfloat16 → f32.
+    Bf16F32,
+}
+
+/// Kernel table of a narrowing (f32 → 16-bit) conversion.
+pub fn narrow_table(kind: ConvertKind) -> Option<&'static KernelTable<VcvtFn<f32, u16>>> {
+    match kind {
+        ConvertKind::F32F16 => Some(&config::vcvt::F32_F16),
+        ConvertKind::F32Bf16 => Some(&config::vcvt::F32_BF16),
+        _ => None,
+    }
+}
+
+/// Kernel table of a widening (16-bit → f32) conversion.
+pub fn widen_table(kind: ConvertKind) -> Option<&'static KernelTable<VcvtFn<u16, f32>>> {
+    match kind {
+        ConvertKind::F16F32 => Some(&config::vcvt::F16_F32),
+        ConvertKind::Bf16F32 => Some(&config::vcvt::BF16_F32),
+        _ => None,
+    }
+}
+
+/// A conversion operator from `I` to `O` elements.
+pub struct ConvertOp<I: 'static, O: 'static> {
+    kind: ConvertKind,
+    kernel: &'static Kernel<VcvtFn<I, O>>,
+    shape: Option<RowShape>,
+    input: *const I,
+    output: *mut O,
+}
+
+impl<I, O> ConvertOp<I, O> {
+    /// A new operator of `kind` using `table`'s kernel for `isa`.
+    pub fn new(
+        kind: ConvertKind,
+        table: &'static KernelTable<VcvtFn<I, O>>,
+        isa: IsaLevel,
+    ) -> Self {
+        ConvertOp {
+            kind,
+            kernel: table.get(isa),
+            shape: None,
+            input: std::ptr::null(),
+            output: std::ptr::null_mut(),
+        }
+    }
+
+    /// Which conversion this is.
+    pub fn kind(&self) -> ConvertKind {
+        self.kind
+    }
+
+    /// The kernel's registry name.
+    pub fn kernel_name(&self) -> &'static std::ffi::CStr {
+        self.kernel.name
+    }
+
+    /// Sets the shape (validated by [`RowShape::new`]).
+    pub fn reshape(
+        &mut self,
+        channels: usize,
+        input_stride: usize,
+        output_stride: usize,
+        batch: usize,
+    ) -> Result<()> {
+        self.shape = Some(RowShape::new::<I, O>(
+            channels,
+            input_stride,
+            output_stride,
+            batch,
+        )?);
+        Ok(())
+    }
+
+    /// Sets the buffers, checked against the shape.
+    pub fn setup(&mut self, input: *const I, output: *mut O) -> Result<()> {
+        let shape = self.shape.ok_or(Status::InvalidState)?;
+        check_buffers(&shape, input, output)?;
+        self.input = input;
+        self.output = output;
+        Ok(())
+    }
+
+    /// Runs on the buffers given at setup.
+    pub fn run(&self, tp: Option<&Threadpool>) -> Result<()> {
+        let shape = self.shape.ok_or(Status::InvalidState)?;
+        // SAFETY: setup checked the buffers against this shape (the caller keeps them valid
+        // until run returns, as the C API documents).
+        unsafe { execute(self.kernel.func, &shape, self.input, self.output, tp) }
+    }
+}
+
+/// Checks `input` and `output` against `shape`: non-NULL and aligned unless empty, extents in
+/// range, no shared byte.
+pub fn check_buffers<I, O>(shape: &RowShape, input: *const I, output: *mut O) -> Result<()> {
+    let x = buffer::region(input, shape.batch, shape.channels, shape.input_stride)?;
+    let y = buffer::region(
+        output.cast_const(),
+        shape.batch,
+        shape.channels,
+        shape.output_stride,
+    )?;
+    buffer::disjoint(&x, &y)
+}
+
+/// Applies `kernel` to every row of `shape`, split over `tp`.
+///
+/// # Safety
+/// `input` and `output` must describe valid, disjoint buffers for `shape` (see
+/// [`check_buffers`]).
+pub unsafe fn execute<I, O>(
+    kernel: VcvtFn<I, O>,
+    shape: &RowShape,
+    input: *const I,
+    output: *mut O,
+    tp: Option<&Threadpool>,
+) -> Result<()> {
+    let x = SharedPtr(input.cast_mut());
+    let y = SharedPtr(output);
+    let threads = threadpool::threads(tp);
+    let contiguous = shape.input_stride == shape.channels && shape.output_stride == shape.channels;
+    if contiguous || shape.batch == 1 {
+        let n = shape.batch * shape.channels;
+        let chunks = Chunks::new(n, threads, output as usize, size_of::<O>());
+        threadpool::parallel_for(tp, chunks.count(), &|t| {
+            let r = chunks.range(t);
+            // SAFETY: r lies inside 0..n, which the caller guarantees valid for both buffers;
+            // tasks get disjoint ranges.
+            unsafe {
+                kernel(
+                    r.len(),
+                    x.get().add(r.start).cast_const(),
+                    y.get().add(r.start),
+                )
+            }
+        })
+    } else {
+        let rows_per_task = MIN_ELEMENTS_PER_TASK.div_ceil(shape.channels).max(1);
+        let tasks = if threads > 1 {
+            shape.batch.div_ceil(rows_per_task)
+        } else {
+            1
+        };
+        let rows_per_task = shape.batch.div_ceil(tasks.max(1));
+        threadpool::parallel_for(tp, shape.batch.div_ceil(rows_per_task), &|t| {
+            let end = ((t + 1) * rows_per_task).min(shape.batch);
+            for row in t * rows_per_task..end {
+                // SAFETY: row < batch; the caller guarantees each row's `channels` elements
+                // valid at these strides, and rows of different tasks are disjoint.
+                unsafe {
+                    kernel(
+                        shape.channels,
+                        x.get().add(row * shape.input_stride).cast_const(),
+                        y.get().add(row * shape.output_stride),
+                    )
+                }
+            }
+        })
+    }
+}
+
+/// One-shot conversion of `n` contiguous elements with `table`'s kernel for `isa`. Pointers
+/// are checked (NULL, alignment, overlap) before anything is touched.
+///
+/// # Safety
+/// If the checks pass, `input` must be readable and `output` writable for `n` elements.
+pub unsafe fn convert_vector<I, O>(
+    table: &'static KernelTable<VcvtFn<I, O>>,
+    isa: IsaLevel,
+    n: usize,
+    input: *const I,
+    output: *mut O,
+    tp: Option<&Threadpool>,
+) -> Result<()> {
+    if n == 0 {
+        return Ok(());
+    }
+    let shape = RowShape::new::<I, O>(n, n, n, 1)?;
+    check_buffers(&shape, input, output)?;
+    // SAFETY: just checked.
+    unsafe { execute(table.get(isa).func, &shape, input, output, tp) }
+}

@@ -1,0 +1,172 @@
+//! Operator objects (XNNPACK-style lifecycle): create (flags, kernel choice) → reshape (shape,
+//! strides, batch) → setup (pointers) → run, any number of times. Reshape invalidates a previous
+//! setup. The kernel is chosen at create from the ISA level in force then.
+
+pub mod buffer;
+pub mod convert;
+
+use crate::isa::IsaLevel;
+use crate::status::{Result, Status};
+use crate::threadpool::Threadpool;
+
+pub use convert::{ConvertKind, ConvertOp};
+
+/// Where an operator is in its lifecycle.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum State {
+    /// Created; reshape next.
+    NeedsReshape,
+    /// Reshaped; setup next.
+    NeedsSetup,
+    /// Set up; may run.
+    Ready,
+}
+
+/// A row-major `[batch][channels]` layout with element strides between rows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RowShape {
+    /// Elements per row (>= 1).
+    pub channels: usize,
+    /// Elements between consecutive input rows (>= channels).
+    pub input_stride: usize,
+    /// Elements between consecutive output rows (>= channels).
+    pub output_stride: usize,
+    /// Number of rows (0 is allowed: run does nothing).
+    pub batch: usize,
+}
+
+impl RowShape {
+    /// Validates a shape for input elements of `I` and output elements of `O`: channels >= 1,
+    /// strides >= channels, and both buffers' extents representable (no overflow).
+    pub fn new<I, O>(
+        channels: usize,
+        input_stride: usize,
+        output_stride: usize,
+        batch: usize,
+    ) -> Result<RowShape> {
+        if channels == 0 || input_stride < channels || output_stride < channels {
+            return Err(Status::InvalidParameter);
+        }
+        buffer::extent_bytes::<I>(batch, channels, input_stride)?;
+        buffer::extent_bytes::<O>(batch, channels, output_stride)?;
+        Ok(RowShape {
+            channels,
+            input_stride,
+            output_stride,
+            batch,
+        })
+    }
+}
+
+/// Every operator type, with its body.
+pub enum Body {
+    /// f32 → f16 or bf16.
+    ConvertNarrow(ConvertOp<f32, u16>),
+    /// f16 or bf16 → f32.
+    ConvertWiden(ConvertOp<u16, f32>),
+}
+
+/// An operator: type-specific body plus the lifecycle state shared by all.
+pub struct Operator {
+    state: State,
+    isa: IsaLevel,
+    body: Body,
+}
+
+impl Operator {
+    /// A new operator in state [`State::NeedsReshape`].
+    pub fn new(isa: IsaLevel, body: Body) -> Operator {
+        Operator {
+            state: State::NeedsReshape,
+            isa,
+            body,
+        }
+    }
+
+    /// The lifecycle state.
+    pub fn state(&self) -> State {
+        self.state
+    }
+
+    /// The ISA level in force when the operator was created.
+    pub fn isa(&self) -> IsaLevel {
+        self.isa
+    }
+
+    /// The body, for typed calls.
+    pub fn body(&self) -> &Body {
+        &self.body
+    }
+
+    /// Registry name of the kernel that runs.
+    pub fn kernel_name(&self) -> &'static std::ffi::CStr {
+        match &self.body {
+            Body::ConvertNarrow(c) => c.kernel_name(),
+            Body::ConvertWiden(c) => c.kernel_name(),
+        }
+    }
+
+    /// A typed reshape: `pick` selects the body if the operator has the caller's type
+    /// (otherwise [`Status::InvalidParameter`]), `f` validates and stores the shape. On success
+    /// the operator needs setup again.
+    pub fn reshape<T>(
+        &mut self,
+        pick: impl FnOnce(&mut Body) -> Option<&mut T>,
+        f: impl FnOnce(&mut T) -> Result<()>,
+    ) -> Result<()> {
+        let body = pick(&mut self.body).ok_or(Status::InvalidParameter)?;
+        f(body)?;
+        self.state = State::NeedsSetup;
+        Ok(())
+    }
+
+    /// A typed setup, as [`Operator::reshape`]; [`Status::InvalidState`] before a reshape.
+    pub fn setup<T>(
+        &mut self,
+        pick: impl FnOnce(&mut Body) -> Option<&mut T>,
+        f: impl FnOnce(&mut T) -> Result<()>,
+    ) -> Result<()> {
+        let state = self.state;
+        let body = pick(&mut self.body).ok_or(Status::InvalidParameter)?;
+        if state == State::NeedsReshape {
+            return Err(Status::InvalidState);
+        }
+        f(body)?;
+        self.state = State::Ready;
+        Ok(())
+    }
+
+    /// Runs the operator on `tp` (or the caller's thread).
+    pub fn run(&mut self, tp: Option<&Threadpool>) -> Result<()> {
+        if self.state != State::Ready {
+            return Err(Status::InvalidState);
+        }
+        match &self.body {
+            Body::ConvertNarrow(c) => c.run(tp),
+            Body::ConvertWiden(c) => c.run(tp),
+        }
+    }
+}
+
+/// A raw pointer that may be shared with pool threads. Whoever builds one promises that the
+/// tasks touch disjoint parts of the pointee.
+#[derive(Debug)]
+pub(crate) struct SharedPtr<T>(pub *mut T);
+
+impl<T> Clone for SharedPtr<T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<T> Copy for SharedPtr<T> {}
+
+impl<T> SharedPtr<T> {
+    /// The pointer (a method, so closures capture the whole `Sync` wrapper, not the field).
+    pub(crate) fn get(self) -> *mut T {
+        self.0
+    }
+}
+// SAFETY: only used to hand buffer addresses to tasks that access disjoint element ranges.
+unsafe impl<T> Send for SharedPtr<T> {}
+// SAFETY: as above.
+unsafe impl<T> Sync for SharedPtr<T> {}
