@@ -143,9 +143,10 @@ const char *nnk_version_string(void);
 const char *nnk_status_string(int32_t status);
 
 /**
- * Converts `n` elements from f32 to IEEE binary16 (f16), rounded to nearest even (overflow gives infinity). NaN stays NaN (made quiet, sign and top
- * payload bits kept); infinities and subnormals are exact. `n == 0` succeeds without touching
- * anything; otherwise `x` and `y` must be non-NULL, element-aligned and must not overlap
+ * Converts `n` elements from f32 to IEEE binary16 (f16), rounded to nearest even (overflow
+ * gives infinity).
+ * NaN stays NaN (made quiet, sign and top payload bits kept); infinities and subnormals are
+ * exact. `n == 0` succeeds without touching anything; otherwise `x` and `y` must be non-NULL, element-aligned and must not overlap
  * (`NNK_STATUS_INVALID_PARAMETER`, nothing written). `tp` may be NULL (calling thread).
  *
  * # Safety
@@ -190,9 +191,9 @@ nnk_status nnk_reshape_convert_nc_f32_f16(nnk_operator *op,
 nnk_status nnk_setup_convert_nc_f32_f16(nnk_operator *op, const float *input, uint16_t *output);
 
 /**
- * Converts `n` elements from IEEE binary16 (f16) to f32, exactly. NaN stays NaN (made quiet, sign and top
- * payload bits kept); infinities and subnormals are exact. `n == 0` succeeds without touching
- * anything; otherwise `x` and `y` must be non-NULL, element-aligned and must not overlap
+ * Converts `n` elements from IEEE binary16 (f16) to f32, exactly.
+ * NaN stays NaN (made quiet, sign and top payload bits kept); infinities and subnormals are
+ * exact. `n == 0` succeeds without touching anything; otherwise `x` and `y` must be non-NULL, element-aligned and must not overlap
  * (`NNK_STATUS_INVALID_PARAMETER`, nothing written). `tp` may be NULL (calling thread).
  *
  * # Safety
@@ -237,9 +238,10 @@ nnk_status nnk_reshape_convert_nc_f16_f32(nnk_operator *op,
 nnk_status nnk_setup_convert_nc_f16_f32(nnk_operator *op, const uint16_t *input, float *output);
 
 /**
- * Converts `n` elements from f32 to bfloat16, rounded to nearest even (overflow gives infinity). NaN stays NaN (made quiet, sign and top
- * payload bits kept); infinities and subnormals are exact. `n == 0` succeeds without touching
- * anything; otherwise `x` and `y` must be non-NULL, element-aligned and must not overlap
+ * Converts `n` elements from f32 to bfloat16, rounded to nearest even (overflow gives
+ * infinity).
+ * NaN stays NaN (made quiet, sign and top payload bits kept); infinities and subnormals are
+ * exact. `n == 0` succeeds without touching anything; otherwise `x` and `y` must be non-NULL, element-aligned and must not overlap
  * (`NNK_STATUS_INVALID_PARAMETER`, nothing written). `tp` may be NULL (calling thread).
  *
  * # Safety
@@ -284,15 +286,18 @@ nnk_status nnk_reshape_convert_nc_f32_bf16(nnk_operator *op,
 nnk_status nnk_setup_convert_nc_f32_bf16(nnk_operator *op, const float *input, uint16_t *output);
 
 /**
- * Converts `n` elements from bfloat16 to f32, exactly. NaN stays NaN (made quiet, sign and top
- * payload bits kept); infinities and subnormals are exact. `n == 0` succeeds without touching
- * anything; otherwise `x` and `y` must be non-NULL, element-aligned and must not overlap
+ * Converts `n` elements from bfloat16 to f32, exactly.
+ * NaN stays NaN (made quiet, sign and top payload bits kept); infinities and subnormals are
+ * exact. `n == 0` succeeds without touching anything; otherwise `x` and `y` must be non-NULL, element-aligned and must not overlap
  * (`NNK_STATUS_INVALID_PARAMETER`, nothing written). `tp` may be NULL (calling thread).
  *
  * # Safety
  * `x` must be readable and `y` writable for `n` elements; `tp` NULL or a live pool.
  */
-nnk_status nnk_convert_bf16_f32(size_t n, const uint16_t *x, float *y, nnk_threadpool *tp);
+nnk_status nnk_convert_bf16_f32(size_t n,
+                                const uint16_t *x,
+                                float *y,
+                                nnk_threadpool *tp);
 
 /**
  * Creates an operator converting `[batch][channels]` rows from bfloat16 to f32 (see

@@ -74,9 +74,32 @@ pub struct Extras {
     pub avx512vnni: bool,
 }
 
+/// Data-cache sizes in bytes (per core for L1d/L2, the whole cache for L3), from CPUID, with
+/// conservative defaults where CPUID does not say.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CacheSizes {
+    /// Level-1 data cache.
+    pub l1d: usize,
+    /// Level-2 cache.
+    pub l2: usize,
+    /// Last-level (L3) cache, 0 if none.
+    pub l3: usize,
+}
+
+impl Default for CacheSizes {
+    fn default() -> Self {
+        CacheSizes {
+            l1d: 32 << 10,
+            l2: 1 << 20,
+            l3: 0,
+        }
+    }
+}
+
 struct Detection {
     level: IsaLevel,
     extras: Extras,
+    caches: CacheSizes,
     env_raw: Option<String>,
     env_limit: Option<IsaLevel>,
 }
@@ -113,6 +136,50 @@ fn detect_cpu() -> (IsaLevel, Extras) {
     (level, extras)
 }
 
+/// Reads the deterministic cache parameters (CPUID leaf 4 on Intel, 0x8000_001D on AMD).
+#[cfg(target_arch = "x86_64")]
+fn detect_caches() -> CacheSizes {
+    use std::arch::x86_64::__cpuid_count;
+    let mut sizes = CacheSizes::default();
+    let max_basic = __cpuid_count(0, 0).eax;
+    let max_ext = __cpuid_count(0x8000_0000, 0).eax;
+    let leaf = if max_basic >= 4 && __cpuid_count(4, 0).eax & 0x1F != 0 {
+        4
+    } else if max_ext >= 0x8000_001D {
+        0x8000_001D
+    } else {
+        return sizes;
+    };
+    for sub in 0..16 {
+        let r = __cpuid_count(leaf, sub);
+        let kind = r.eax & 0x1F; // 0 none, 1 data, 2 instruction, 3 unified
+        if kind == 0 {
+            break;
+        }
+        if kind == 2 {
+            continue;
+        }
+        let level = (r.eax >> 5) & 0x7;
+        let ways = ((r.ebx >> 22) & 0x3FF) as usize + 1;
+        let partitions = ((r.ebx >> 12) & 0x3FF) as usize + 1;
+        let line = (r.ebx & 0xFFF) as usize + 1;
+        let sets = r.ecx as usize + 1;
+        let bytes = ways * partitions * line * sets;
+        match level {
+            1 => sizes.l1d = bytes,
+            2 => sizes.l2 = bytes,
+            3 => sizes.l3 = bytes,
+            _ => {}
+        }
+    }
+    sizes
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn detect_caches() -> CacheSizes {
+    CacheSizes::default()
+}
+
 #[cfg(not(target_arch = "x86_64"))]
 fn detect_cpu() -> (IsaLevel, Extras) {
     (IsaLevel::Scalar, Extras::default())
@@ -126,6 +193,7 @@ fn detection() -> &'static Detection {
         Detection {
             level,
             extras,
+            caches: detect_caches(),
             env_raw,
             env_limit,
         }
@@ -151,6 +219,11 @@ pub fn detected() -> IsaLevel {
 /// Optional extensions of this CPU.
 pub fn extras() -> Extras {
     detection().extras
+}
+
+/// Cache sizes of this CPU.
+pub fn caches() -> CacheSizes {
+    detection().caches
 }
 
 /// The raw `NNK_ISA` value read at detection, and the level it named (`None` if unrecognized,

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use nnkern::IsaLevel;
 use nnkern::config::KernelTable;
-use nnkern::config::vcvt::{BF16_F32, F16_F32, F32_BF16, F32_F16};
+use nnkern::config::vcvt::*;
 use nnkern::isa;
 use nnkern::ukernels::vcvt::VcvtFn;
 
@@ -28,11 +28,23 @@ fn main() {
 fn info() {
     println!("nnkern {}", env!("CARGO_PKG_VERSION"));
     let e = isa::extras();
-    let extras: Vec<&str> = [("avx512bf16", e.avx512bf16), ("avx512fp16", e.avx512fp16), ("avx512vnni", e.avx512vnni)]
-        .into_iter()
-        .filter_map(|(n, has)| has.then_some(n))
-        .collect();
-    println!("cpu level: {} (extras: {})", isa::detected().name(), if extras.is_empty() { "none".into() } else { extras.join(" ") });
+    let extras: Vec<&str> = [
+        ("avx512bf16", e.avx512bf16),
+        ("avx512fp16", e.avx512fp16),
+        ("avx512vnni", e.avx512vnni),
+    ]
+    .into_iter()
+    .filter_map(|(n, has)| has.then_some(n))
+    .collect();
+    println!(
+        "cpu level: {} (extras: {})",
+        isa::detected().name(),
+        if extras.is_empty() {
+            "none".into()
+        } else {
+            extras.join(" ")
+        }
+    );
     match isa::env_setting() {
         (None, _) => println!("NNK_ISA: unset"),
         (Some(raw), Some(l)) => println!("NNK_ISA: {raw:?} (ceiling {})", l.name()),
@@ -77,13 +89,29 @@ fn bench() {
     // Memory-copy roofline: bytes read + bytes written per second.
     let t = best_of(REPS, || b.copy_from_slice(&a));
     let roof = gbps(2 * N * 4, t);
-    println!("memcpy roofline: {roof:.1} GB/s (read + write, {} MiB, single thread)", N * 4 >> 20);
-    println!("{:<18} {:>7} {:>12} {:>9} {:>10}", "family", "isa", "Gelem/s", "GB/s", "roofline");
+    println!(
+        "memcpy roofline: {roof:.1} GB/s (read + write, {} MiB, single thread)",
+        (N * 4) >> 20
+    );
+    println!(
+        "{:<18} {:>7} {:>12} {:>9} {:>10}",
+        "family", "isa", "Gelem/s", "GB/s", "roofline"
+    );
     let row = |family: &str, level: IsaLevel, t: Duration| {
         let g = gbps(N * 6, t);
-        println!("{family:<18} {:>7} {:>12.2} {g:>9.1} {:>9.0}%", level.name(), N as f64 / t.as_secs_f64() / 1e9, 100.0 * g / roof);
+        println!(
+            "{family:<18} {:>7} {:>12.2} {g:>9.1} {:>9.0}%",
+            level.name(),
+            N as f64 / t.as_secs_f64() / 1e9,
+            100.0 * g / roof
+        );
     };
-    fn time<I, O>(table: &'static KernelTable<VcvtFn<I, O>>, level: IsaLevel, x: &[I], y: &mut [O]) -> Duration {
+    fn time<I, O>(
+        table: &'static KernelTable<VcvtFn<I, O>>,
+        level: IsaLevel,
+        x: &[I],
+        y: &mut [O],
+    ) -> Duration {
         let k = table.get(level).func;
         // SAFETY: equal lengths, distinct buffers; `level` is available on this CPU.
         best_of(REPS, || unsafe { k(x.len(), x.as_ptr(), y.as_mut_ptr()) })
@@ -93,5 +121,10 @@ fn bench() {
         row("f16->f32", level, time(&F16_F32, level, &h, &mut b));
         row("f32->bf16", level, time(&F32_BF16, level, &a, &mut h));
         row("bf16->f32", level, time(&BF16_F32, level, &h, &mut a));
+        row("f32->bf16 nt", level, time(&F32_BF16_NT, level, &a, &mut h));
+        row("f32->f16 nt", level, time(&F32_F16_NT, level, &a, &mut h));
+        row("f16->f32 nt", level, time(&F16_F32_NT, level, &h, &mut b));
+        row("f32->bf16 nt", level, time(&F32_BF16_NT, level, &a, &mut h));
+        row("bf16->f32 nt", level, time(&BF16_F32_NT, level, &h, &mut a));
     }
 }

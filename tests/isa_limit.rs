@@ -12,8 +12,14 @@ fn uninitialized_then_limits() {
     let mut op = std::ptr::null_mut();
     // SAFETY: valid buffers and out-pointers.
     unsafe {
-        assert_eq!(nnk_convert_f32_f16(3, x.as_ptr(), y.as_mut_ptr(), std::ptr::null_mut()), NNK_STATUS_UNINITIALIZED);
-        assert_eq!(nnk_create_convert_nc_f32_f16(0, &mut op), NNK_STATUS_UNINITIALIZED);
+        assert_eq!(
+            nnk_convert_f32_f16(3, x.as_ptr(), y.as_mut_ptr(), std::ptr::null_mut()),
+            NNK_STATUS_UNINITIALIZED
+        );
+        assert_eq!(
+            nnk_create_convert_nc_f32_f16(0, &mut op),
+            NNK_STATUS_UNINITIALIZED
+        );
     }
     assert_eq!(y, [0; 3]);
     assert_eq!(nnk_initialize(), NNK_STATUS_SUCCESS);
@@ -29,12 +35,23 @@ fn uninitialized_then_limits() {
         // Operators created now use the kernel of that level, and keep it.
         // SAFETY: valid out-pointer; the operator is deleted below.
         unsafe {
-            assert_eq!(nnk_create_convert_nc_f32_f16(0, &mut op), NNK_STATUS_SUCCESS);
-            let name = std::ffi::CStr::from_ptr(nnk_operator_kernel_name(op)).to_str().unwrap();
-            let expect = nnkern::config::vcvt::F32_F16.get(want).name.to_str().unwrap();
+            assert_eq!(
+                nnk_create_convert_nc_f32_f16(0, &mut op),
+                NNK_STATUS_SUCCESS
+            );
+            let name = std::ffi::CStr::from_ptr(nnk_operator_kernel_name(op))
+                .to_str()
+                .unwrap();
+            let expect = nnkern::config::vcvt::F32_F16
+                .get(want)
+                .name
+                .to_str()
+                .unwrap();
             assert_eq!(name, expect);
             nnk_set_isa_limit(NNK_ISA_SCALAR);
-            let again = std::ffi::CStr::from_ptr(nnk_operator_kernel_name(op)).to_str().unwrap();
+            let again = std::ffi::CStr::from_ptr(nnk_operator_kernel_name(op))
+                .to_str()
+                .unwrap();
             assert_eq!(again, expect);
             assert_eq!(nnk_delete_operator(op), NNK_STATUS_SUCCESS);
         }
@@ -50,10 +67,18 @@ fn nnk_isa_env_sets_the_initial_ceiling() {
     let bin = env!("CARGO_BIN_EXE_nnkern");
     let detected = isa::detected();
     for level in IsaLevel::ALL {
-        let out = std::process::Command::new(bin).arg("info").env("NNK_ISA", level.name()).output().unwrap();
+        let out = std::process::Command::new(bin)
+            .arg("info")
+            .env("NNK_ISA", level.name())
+            .output()
+            .unwrap();
         assert!(out.status.success());
         let text = String::from_utf8(out.stdout).unwrap();
         let want = format!("in force: {}", level.min(detected).name());
-        assert!(text.contains(&want), "NNK_ISA={}: want '{want}' in\n{text}", level.name());
+        assert!(
+            text.contains(&want),
+            "NNK_ISA={}: want '{want}' in\n{text}",
+            level.name()
+        );
     }
 }

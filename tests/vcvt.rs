@@ -7,7 +7,7 @@ mod common;
 use common::{GuardPages, Rng};
 use nnkern::IsaLevel;
 use nnkern::config::KernelTable;
-use nnkern::config::vcvt::{BF16_F32, F16_F32, F32_BF16, F32_F16};
+use nnkern::config::vcvt::*;
 use nnkern::ukernels::vcvt::VcvtFn;
 
 fn ref_f32_f16(x: f32) -> u16 {
@@ -34,6 +34,14 @@ fn every_level_has_its_own_kernel() {
         assert_eq!(F16_F32.get(level).isa, level);
         assert_eq!(F32_BF16.get(level).isa, level);
         assert_eq!(BF16_F32.get(level).isa, level);
+        for nt in [
+            F32_F16_NT.get(level).isa,
+            F16_F32_NT.get(level).isa,
+            F32_BF16_NT.get(level).isa,
+            BF16_F32_NT.get(level).isa,
+        ] {
+            assert_eq!(nt, level);
+        }
     }
     // This machine is expected to have AVX-512; fail loudly if detection regressed.
     if std::env::var_os("NNK_EXPECT_ISA").is_some_and(|v| v == "avx512") {
@@ -52,13 +60,17 @@ fn run<I, O: Default + Clone>(k: VcvtFn<I, O>, x: &[I]) -> Vec<O> {
 fn widening_every_16_bit_pattern() {
     let x: Vec<u16> = (0..=u16::MAX).collect();
     for level in levels() {
-        let y = run(F16_F32.get(level).func, &x);
-        for (&h, &v) in x.iter().zip(&y) {
-            assert_eq!(v.to_bits(), ref_f16_f32(h), "{level:?} f16 {h:#06x}");
+        for table in [&F16_F32, &F16_F32_NT] {
+            let y = run(table.get(level).func, &x);
+            for (&h, &v) in x.iter().zip(&y) {
+                assert_eq!(v.to_bits(), ref_f16_f32(h), "{level:?} f16 {h:#06x}");
+            }
         }
-        let y = run(BF16_F32.get(level).func, &x);
-        for (&h, &v) in x.iter().zip(&y) {
-            assert_eq!(v.to_bits(), ref_bf16_f32(h), "{level:?} bf16 {h:#06x}");
+        for table in [&BF16_F32, &BF16_F32_NT] {
+            let y = run(table.get(level).func, &x);
+            for (&h, &v) in x.iter().zip(&y) {
+                assert_eq!(v.to_bits(), ref_bf16_f32(h), "{level:?} bf16 {h:#06x}");
+            }
         }
     }
 }
@@ -184,7 +196,7 @@ fn any_f32(rng: &mut Rng) -> f32 {
         0x3300_0000,
     ];
     let r = rng.next_u32();
-    if r % 8 == 0 {
+    if r.is_multiple_of(8) {
         f32::from_bits(SPECIAL[(r >> 3) as usize % 8])
     } else {
         f32::from_bits(rng.next_u32())
@@ -194,19 +206,23 @@ fn any_f32(rng: &mut Rng) -> f32 {
 #[test]
 fn f32_f16_lengths_offsets_guards() {
     lengths_offsets_guards(&F32_F16, any_f32, |x| u32::from(ref_f32_f16(x)));
+    lengths_offsets_guards(&F32_F16_NT, any_f32, |x| u32::from(ref_f32_f16(x)));
 }
 
 #[test]
 fn f32_bf16_lengths_offsets_guards() {
     lengths_offsets_guards(&F32_BF16, any_f32, |x| u32::from(ref_f32_bf16(x)));
+    lengths_offsets_guards(&F32_BF16_NT, any_f32, |x| u32::from(ref_f32_bf16(x)));
 }
 
 #[test]
 fn f16_f32_lengths_offsets_guards() {
-    lengths_offsets_guards(&F16_F32, |r| r.next_u32() as u16, ref_f16_f32)
+    lengths_offsets_guards(&F16_F32, |r| r.next_u32() as u16, ref_f16_f32);
+    lengths_offsets_guards(&F16_F32_NT, |r| r.next_u32() as u16, ref_f16_f32);
 }
 
 #[test]
 fn bf16_f32_lengths_offsets_guards() {
     lengths_offsets_guards(&BF16_F32, |r| r.next_u32() as u16, ref_bf16_f32);
+    lengths_offsets_guards(&BF16_F32_NT, |r| r.next_u32() as u16, ref_bf16_f32);
 }

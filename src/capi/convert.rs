@@ -12,7 +12,7 @@ fn create(flags: u32, kind: ConvertKind, out: *mut *mut nnk_operator) -> nnk_sta
         if flags != 0 {
             return Err(Status::InvalidParameter);
         }
-        let body = match (convert::narrow_table(kind), convert::widen_table(kind)) {
+        let body = match (convert::narrow_tables(kind), convert::widen_tables(kind)) {
             (Some(t), _) => Body::ConvertNarrow(ConvertOp::new(kind, t, isa)),
             (_, Some(t)) => Body::ConvertWiden(ConvertOp::new(kind, t, isa)),
             (None, None) => return Err(Status::InternalError),
@@ -41,18 +41,18 @@ fn widen(kind: ConvertKind) -> impl FnOnce(&mut Body) -> Option<&mut ConvertOp<u
 /// # Safety
 /// C caller's contract: buffers valid for `n` elements, `tp` NULL or live.
 unsafe fn one_shot<I, O>(
-    table: Option<&'static crate::config::KernelTable<crate::ukernels::vcvt::VcvtFn<I, O>>>,
+    tables: Option<convert::Tables<I, O>>,
     n: usize,
     x: *const I,
     y: *mut O,
     tp: *mut nnk_threadpool,
 ) -> Result<()> {
     let isa = initialized_isa()?;
-    let table = table.ok_or(Status::InternalError)?;
+    let tables = tables.ok_or(Status::InternalError)?;
     // SAFETY: forwarded contract.
     let tp = unsafe { pool_ref(tp) }?;
     // SAFETY: forwarded contract.
-    unsafe { convert::convert_vector(table, isa, n, x, y, tp) }
+    unsafe { convert::convert_vector(tables, isa, n, x, y, tp) }
 }
 
 /// Converts `n` elements from f32 to IEEE binary16 (f16), rounded to nearest even (overflow
@@ -71,7 +71,7 @@ pub unsafe extern "C" fn nnk_convert_f32_f16(
     tp: *mut nnk_threadpool,
 ) -> nnk_status {
     // SAFETY: forwarded contract.
-    guard(|| unsafe { one_shot(convert::narrow_table(ConvertKind::F32F16), n, x, y, tp) })
+    guard(|| unsafe { one_shot(convert::narrow_tables(ConvertKind::F32F16), n, x, y, tp) })
 }
 
 /// Creates an operator converting `[batch][channels]` rows from f32 to IEEE binary16 (f16) (see
@@ -146,7 +146,7 @@ pub unsafe extern "C" fn nnk_convert_f16_f32(
     tp: *mut nnk_threadpool,
 ) -> nnk_status {
     // SAFETY: forwarded contract.
-    guard(|| unsafe { one_shot(convert::widen_table(ConvertKind::F16F32), n, x, y, tp) })
+    guard(|| unsafe { one_shot(convert::widen_tables(ConvertKind::F16F32), n, x, y, tp) })
 }
 
 /// Creates an operator converting `[batch][channels]` rows from IEEE binary16 (f16) to f32 (see
@@ -222,7 +222,7 @@ pub unsafe extern "C" fn nnk_convert_f32_bf16(
     tp: *mut nnk_threadpool,
 ) -> nnk_status {
     // SAFETY: forwarded contract.
-    guard(|| unsafe { one_shot(convert::narrow_table(ConvertKind::F32Bf16), n, x, y, tp) })
+    guard(|| unsafe { one_shot(convert::narrow_tables(ConvertKind::F32Bf16), n, x, y, tp) })
 }
 
 /// Creates an operator converting `[batch][channels]` rows from f32 to bfloat16 (see
@@ -297,7 +297,7 @@ pub unsafe extern "C" fn nnk_convert_bf16_f32(
     tp: *mut nnk_threadpool,
 ) -> nnk_status {
     // SAFETY: forwarded contract.
-    guard(|| unsafe { one_shot(convert::widen_table(ConvertKind::Bf16F32), n, x, y, tp) })
+    guard(|| unsafe { one_shot(convert::widen_tables(ConvertKind::Bf16F32), n, x, y, tp) })
 }
 
 /// Creates an operator converting `[batch][channels]` rows from bfloat16 to f32 (see
