@@ -9,6 +9,14 @@ fn main() {
     println!("cargo:rerun-if-changed=cbindgen.toml");
     println!("cargo:rerun-if-env-changed=NNK_UPDATE_HEADER");
 
+    // Tests compile the C and C++ suites with the cc crate for the same target.
+    for var in ["TARGET", "HOST"] {
+        println!(
+            "cargo:rustc-env=NNK_BUILD_{var}={}",
+            std::env::var(var).expect(var)
+        );
+    }
+
     let crate_dir = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR"));
     let out_dir = PathBuf::from(std::env::var("OUT_DIR").expect("OUT_DIR"));
     let config =

@@ -1,0 +1,244 @@
+// nnkern C++ conformance suite: compiled as C++17 against include/nnkern.h, linked against
+// libnnkern.a, run by `cargo test` (tests/conformance.rs).
+//
+// Its reference conversions are its own, written from IEEE 754 with frexp/ldexp arithmetic
+// (different from the C suite's integer rounding and from nnkern's code). Every check runs at
+// every ISA level the CPU has, and through std::thread-based host scheduling.
+
+#include <atomic>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "nnkern.h"
+
+namespace {
+
+int failures = 0;
+
+void check(bool ok, const std::string &what) {
+    if (!ok) {
+        if (failures < 20) std::fprintf(stderr, "FAIL: %s\n", what.c_str());
+        ++failures;
+    }
+}
+
+void check_status(nnk_status got, nnk_status want, const char *call) {
+    check(got == want, std::string(call) + " -> " + nnk_status_string(got) + ", want " + nnk_status_string(want));
+}
+
+#define STATUS(call, want) check_status((call), (want), #call)
+
+std::uint32_t bits(float f) {
+    std::uint32_t u;
+    std::memcpy(&u, &f, 4);
+    return u;
+}
+
+float from_bits(std::uint32_t u) {
+    float f;
+    std::memcpy(&f, &u, 4);
+    return f;
+}
+
+// Rounds |x| to a float format with `mant` stored mantissa bits and minimum normal exponent
+// `emin` (IEEE: significand in [1, 2)), ties to even, in double arithmetic; returns the
+// magnitude as a double (may be infinity for the caller to detect).
+double round_to_format(double ax, int mant, int emin) {
+    int e;
+    std::frexp(ax, &e);  // ax = f * 2^e, f in [0.5, 1)
+    int exp = std::max(e - 1, emin);  // subnormals share the minimum exponent's spacing
+    double ulp = std::ldexp(1.0, exp - mant);
+    return std::nearbyint(ax / ulp) * ulp;  // default rounding mode: ties to even
+}
+
+std::uint16_t ref_f32_to_f16(float x) {
+    std::uint16_t sign = (bits(x) >> 16) & 0x8000;
+    if (std::isnan(x)) return sign | 0x7E00 | ((bits(x) >> 13) & 0x3FF);
+    double r = round_to_format(std::fabs(double(x)), 10, -14);
+    if (std::isinf(x) || r >= 65536.0) return sign | 0x7C00;
+    if (r == 0) return sign;
+    int e;
+    std::frexp(r, &e);
+    if (e - 1 < -14) return sign | std::uint16_t(r / std::ldexp(1.0, -24));  // subnormal
+    double m = r / std::ldexp(1.0, e - 1) - 1.0;                                // in [0, 1)
+    return sign | std::uint16_t((e - 1 + 15) << 10) | std::uint16_t(m * 1024.0);
+}
+
+std::uint16_t ref_f32_to_bf16(float x) {
+    std::uint32_t b = bits(x);
+    if (std::isnan(x)) return std::uint16_t((b >> 16) | 0x40);
+    double r = round_to_format(std::fabs(double(x)), 7, -126);
+    std::uint16_t sign = (b >> 16) & 0x8000;
+    if (std::isinf(x) || r >= std::ldexp(1.0, 128)) return sign | 0x7F80;
+    // r is representable in bf16, hence in f32: its top 16 bits are the answer.
+    return sign | std::uint16_t(bits(float(r)) >> 16);
+}
+
+std::uint32_t ref_f16_to_f32(std::uint16_t h) {
+    std::uint32_t sign = std::uint32_t(h & 0x8000) << 16;
+    int e = (h >> 10) & 0x1F, m = h & 0x3FF;
+    if (e == 31) return sign | 0x7F800000u | (m ? 0x400000u | (std::uint32_t(m) << 13) : 0u);
+    double v = e == 0 ? std::ldexp(double(m), -24) : std::ldexp(1.0 + m / 1024.0, e - 15);
+    return sign | bits(float(v));
+}
+
+std::uint32_t ref_bf16_to_f32(std::uint16_t h) {
+    std::uint32_t x = std::uint32_t(h) << 16;
+    return ((h & 0x7FFF) > 0x7F80) ? (x | 0x400000u) : x;
+}
+
+struct OperatorDeleter {
+    void operator()(nnk_operator *op) const { nnk_delete_operator(op); }
+};
+using OperatorPtr = std::unique_ptr<nnk_operator, OperatorDeleter>;
+
+struct PoolDeleter {
+    void operator()(nnk_threadpool *tp) const { nnk_threadpool_destroy(tp); }
+};
+using PoolPtr = std::unique_ptr<nnk_threadpool, PoolDeleter>;
+
+std::mt19937_64 rng(20261126);
+
+float any_f32() {
+    static const std::uint32_t special[] = {0x7FC00001u, 0x7F800001u, 0xFF800000u, 0x7F800000u, 0x80000000u,
+                                            0x00000001u, 0x477FF000u, 0x33000000u, 0x387FE000u, 0x7F7FFFFFu,
+                                            0x3F808000u, 0x3F818000u, 0x007FFFFFu, 0x00FFFFFFu};
+    std::uint64_t r = rng();
+    if (r % 6 == 0) return from_bits(special[(r >> 8) % (sizeof(special) / 4)]);
+    return from_bits(std::uint32_t(r >> 32));
+}
+
+void check_every_16_bit_pattern() {
+    std::vector<std::uint16_t> x(65536);
+    std::vector<float> y(65536);
+    for (std::size_t i = 0; i < x.size(); ++i) x[i] = std::uint16_t(i);
+    STATUS(nnk_convert_f16_f32(x.size(), x.data(), y.data(), nullptr), NNK_STATUS_SUCCESS);
+    for (std::size_t i = 0; i < x.size(); ++i) check(bits(y[i]) == ref_f16_to_f32(x[i]), "f16 " + std::to_string(i));
+    STATUS(nnk_convert_bf16_f32(x.size(), x.data(), y.data(), nullptr), NNK_STATUS_SUCCESS);
+    for (std::size_t i = 0; i < x.size(); ++i) check(bits(y[i]) == ref_bf16_to_f32(x[i]), "bf16 " + std::to_string(i));
+}
+
+void check_narrowing(std::size_t n, nnk_threadpool *tp) {
+    std::vector<float> x(n);
+    std::vector<std::uint16_t> y(n);
+    for (auto &v : x) v = any_f32();
+    STATUS(nnk_convert_f32_f16(n, x.data(), y.data(), tp), NNK_STATUS_SUCCESS);
+    for (std::size_t i = 0; i < n; ++i)
+        check(y[i] == ref_f32_to_f16(x[i]), "f32->f16 of bits " + std::to_string(bits(x[i])));
+    STATUS(nnk_convert_f32_bf16(n, x.data(), y.data(), tp), NNK_STATUS_SUCCESS);
+    for (std::size_t i = 0; i < n; ++i)
+        check(y[i] == ref_f32_to_bf16(x[i]), "f32->bf16 of bits " + std::to_string(bits(x[i])));
+}
+
+// Every length 0..200 at every 4-byte offset 0..60: results and untouched surroundings.
+void check_lengths_and_offsets() {
+    const std::size_t max = 200;
+    std::vector<float> x(max + 32);
+    std::vector<std::uint16_t> y(max + 64);
+    std::vector<float> z(max + 32);
+    for (std::size_t n = 0; n <= max; ++n) {
+        for (std::size_t off = 0; off < 16; ++off) {
+            for (auto &v : x) v = any_f32();
+            std::fill(y.begin(), y.end(), 0xA5A5);
+            STATUS(nnk_convert_f32_f16(n, x.data() + off, y.data() + 2 * off, nullptr), NNK_STATUS_SUCCESS);
+            for (std::size_t i = 0; i < y.size(); ++i) {
+                bool inside = i >= 2 * off && i < 2 * off + n;
+                std::uint16_t want = inside ? ref_f32_to_f16(x[off + i - 2 * off]) : 0xA5A5;
+                check(y[i] == want, "n=" + std::to_string(n) + " off=" + std::to_string(off) + " i=" + std::to_string(i));
+            }
+            std::fill(z.begin(), z.end(), -7.0f);
+            STATUS(nnk_convert_bf16_f32(n, y.data() + 2 * off, z.data() + off, nullptr), NNK_STATUS_SUCCESS);
+            for (std::size_t i = 0; i < z.size(); ++i) {
+                bool inside = i >= off && i < off + n;
+                std::uint32_t want = inside ? ref_bf16_to_f32(y[2 * off + i - off]) : bits(-7.0f);
+                check(bits(z[i]) == want, "bf16 n=" + std::to_string(n) + " i=" + std::to_string(i));
+            }
+        }
+    }
+}
+
+void check_operator(nnk_threadpool *tp) {
+    const std::size_t rows = 64, ch = 1000, is = 1003, os = 1001;
+    std::vector<float> x(rows * is);
+    std::vector<std::uint16_t> y(rows * os, 0x1234);
+    for (auto &v : x) v = any_f32();
+    nnk_operator *raw = nullptr;
+    STATUS(nnk_create_convert_nc_f32_bf16(0, &raw), NNK_STATUS_SUCCESS);
+    OperatorPtr op(raw);
+    STATUS(nnk_run_operator(op.get(), tp), NNK_STATUS_INVALID_STATE);
+    STATUS(nnk_reshape_convert_nc_f32_f16(op.get(), ch, is, os, rows), NNK_STATUS_INVALID_PARAMETER);
+    STATUS(nnk_reshape_convert_nc_f32_bf16(op.get(), ch, is, os, rows), NNK_STATUS_SUCCESS);
+    STATUS(nnk_setup_convert_nc_f32_bf16(op.get(), x.data(), y.data()), NNK_STATUS_SUCCESS);
+    STATUS(nnk_run_operator(op.get(), tp), NNK_STATUS_SUCCESS);
+    for (std::size_t r = 0; r < rows; ++r)
+        for (std::size_t c = 0; c < os; ++c) {
+            std::uint16_t want = c < ch ? ref_f32_to_bf16(x[r * is + c]) : 0x1234;
+            check(y[r * os + c] == want, "operator row " + std::to_string(r) + " col " + std::to_string(c));
+        }
+    const char *name = nnk_operator_kernel_name(op.get());
+    check(name && std::string(name).rfind("f32_bf16_vcvt__", 0) == 0, "kernel name");
+}
+
+// A host scheduler on std::thread: 4 workers pull task indices from an atomic counter.
+void host_parallel_for(void *user, nnk_task_fn task, void *ctx, std::size_t n) {
+    static_cast<std::atomic<int> *>(user)->fetch_add(1);
+    std::atomic<std::size_t> next{0};
+    std::vector<std::thread> workers;
+    for (int t = 0; t < 4; ++t)
+        workers.emplace_back([&] {
+            for (std::size_t i; (i = next.fetch_add(1)) < n;) task(ctx, i);
+        });
+    for (auto &w : workers) w.join();
+}
+
+const char *isa_name(std::uint32_t isa) {
+    switch (isa) {
+        case NNK_ISA_AVX512: return "avx512";
+        case NNK_ISA_AVX2: return "avx2";
+        case NNK_ISA_SCALAR: return "scalar";
+        default: return "?";
+    }
+}
+
+}  // namespace
+
+int main() {
+    STATUS(nnk_initialize(), NNK_STATUS_SUCCESS);
+    std::uint32_t top = nnk_isa();
+    std::printf("nnkern %s, ISA in force: %s\n", nnk_version_string(), isa_name(top));
+
+    nnk_threadpool *raw = nullptr;
+    STATUS(nnk_threadpool_create(2, &raw), NNK_STATUS_SUCCESS);
+    PoolPtr pool(raw);
+    std::atomic<int> host_calls{0};
+    raw = nullptr;
+    STATUS(nnk_threadpool_create_custom(host_parallel_for, &host_calls, 4, &raw), NNK_STATUS_SUCCESS);
+    PoolPtr host(raw);
+
+    for (std::uint32_t level = top + 1; level-- > 0;) {
+        STATUS(nnk_set_isa_limit(level), NNK_STATUS_SUCCESS);
+        std::printf("  level %s\n", isa_name(nnk_isa()));
+        check_every_16_bit_pattern();
+        check_narrowing(200003, nullptr);
+        check_narrowing((1u << 20) + 5, pool.get());
+        check_narrowing((1u << 20) + 5, host.get());
+        check_lengths_and_offsets();
+        check_operator(nullptr);
+        check_operator(pool.get());
+        check_operator(host.get());
+    }
+    check(host_calls.load() > 0, "host scheduler used");
+    if (failures) {
+        std::printf("%d failures\n", failures);
+        return 1;
+    }
+    std::printf("all C++ conformance checks passed\n");
+    return 0;
+}
