@@ -25,10 +25,12 @@ fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// target/<profile>: where cargo put libnnkern.a and libnnkern.so for this test build.
+/// target/<profile>/deps, beside this test's executable: where `cargo test` puts the
+/// libnnkern.a and libnnkern.so it built for this run (they are copied up to target/<profile>
+/// only by `cargo build`).
 fn lib_dir() -> PathBuf {
     let exe = std::env::current_exe().unwrap();
-    let dir = exe.parent().unwrap().parent().unwrap().to_path_buf();
+    let dir = exe.parent().unwrap().to_path_buf();
     assert!(
         dir.join("libnnkern.a").exists(),
         "libnnkern.a not found in {}",
