@@ -6,7 +6,11 @@
 //! Without qemu-x86_64 on the PATH the emulated runs are skipped with a note, unless
 //! `NNK_REQUIRE_QEMU=1` (set by `.ci/run`) makes that a failure.
 
+mod common;
+
 use std::path::{Path, PathBuf};
+
+use common::compiler;
 use std::process::Command;
 
 /// The native libraries a static link of libnnkern.a needs (`cargo rustc -- --print
@@ -43,17 +47,6 @@ fn out_dir() -> PathBuf {
     let d = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("conformance");
     std::fs::create_dir_all(&d).unwrap();
     d
-}
-
-fn compiler(cpp: bool) -> cc::Tool {
-    cc::Build::new()
-        .cpp(cpp)
-        .target(env!("NNK_BUILD_TARGET"))
-        .host(env!("NNK_BUILD_HOST"))
-        .opt_level(2)
-        .cargo_metadata(false)
-        .cargo_warnings(false)
-        .get_compiler()
 }
 
 /// Compiles `source` with `std` and strict warnings into `out`, linked as `link`.

@@ -2,6 +2,8 @@
 //! the committed header is stale, when an exported item lacks documentation, or when the header
 //! does not compile cleanly as C99/C11/C++17/C++20 with strict warnings.
 
+mod common;
+
 use std::path::PathBuf;
 
 const FRESH: &str = include_str!(concat!(env!("OUT_DIR"), "/nnkern.h"));
@@ -76,14 +78,7 @@ fn header_compiles_strictly_in_c_and_cpp() {
     ] {
         let file = dir.join(if cpp { "use.cpp" } else { "use.c" });
         std::fs::write(&file, src).unwrap();
-        let tool = cc::Build::new()
-            .cpp(cpp)
-            .target(env!("NNK_BUILD_TARGET"))
-            .host(env!("NNK_BUILD_HOST"))
-            .opt_level(0)
-            .cargo_metadata(false)
-            .cargo_warnings(false)
-            .get_compiler();
+        let tool = common::compiler(cpp);
         let out = tool
             .to_command()
             .arg(format!("-std={std}"))

@@ -49,12 +49,12 @@ impl<F> KernelTable<F> {
 
 /// `Some(kernel)` on x86-64, `None` elsewhere: SIMD table entries.
 macro_rules! x86_kernel {
-    ($name:literal, $isa:ident, $($path:ident)::+ as $ty:ty) => {{
+    ($name:literal, $isa:ident, $func:expr) => {{
         #[cfg(target_arch = "x86_64")]
         let k = Some($crate::config::Kernel {
             name: $name,
             isa: $crate::isa::IsaLevel::$isa,
-            func: $($path)::+ as $ty,
+            func: $func,
         });
         #[cfg(not(target_arch = "x86_64"))]
         let k = None;

@@ -1,157 +1,77 @@
-//! Conversion kernel tables.
+//! Conversion kernel tables: regular stores, and non-temporal (`_NT`) for data beyond the cache
+//! (see `operators::convert::use_streaming_stores`). AVX2 has no streaming variant yet, so its
+//! `_NT` entry is the regular kernel.
 
 use super::{Kernel, KernelTable, x86_kernel};
 use crate::isa::IsaLevel;
 use crate::ukernels::vcvt::{self, VcvtFn};
 
-/// f32 → f16.
-pub static F32_F16: KernelTable<VcvtFn<f32, u16>> = KernelTable {
-    scalar: Kernel {
-        name: c"f32_f16_vcvt__scalar_u1",
-        isa: IsaLevel::Scalar,
-        func: vcvt::scalar::f32_f16,
-    },
-    avx2: x86_kernel!(
-        c"f32_f16_vcvt__f16c_u32",
-        Avx2,
-        vcvt::avx2::f32_f16 as VcvtFn<f32, u16>
-    ),
-    avx512: x86_kernel!(
-        c"f32_f16_vcvt__avx512skx_u64",
-        Avx512,
-        vcvt::avx512::f32_f16 as VcvtFn<f32, u16>
-    ),
-};
+/// One table: the registry name and function of each level's kernel.
+macro_rules! vcvt_table {
+    ($(#[$doc:meta])* $table:ident: $in:ty => $out:ty,
+     $scalar:literal $scalar_fn:path, $avx2:literal $avx2_fn:path, $avx512:literal $avx512_fn:path) => {
+        $(#[$doc])*
+        pub static $table: KernelTable<VcvtFn<$in, $out>> = KernelTable {
+            scalar: Kernel { name: $scalar, isa: IsaLevel::Scalar, func: $scalar_fn },
+            avx2: x86_kernel!($avx2, Avx2, $avx2_fn as VcvtFn<$in, $out>),
+            avx512: x86_kernel!($avx512, Avx512, $avx512_fn as VcvtFn<$in, $out>),
+        };
+    };
+}
 
-/// f16 → f32.
-pub static F16_F32: KernelTable<VcvtFn<u16, f32>> = KernelTable {
-    scalar: Kernel {
-        name: c"f16_f32_vcvt__scalar_u1",
-        isa: IsaLevel::Scalar,
-        func: vcvt::scalar::f16_f32,
-    },
-    avx2: x86_kernel!(
-        c"f16_f32_vcvt__f16c_u32",
-        Avx2,
-        vcvt::avx2::f16_f32 as VcvtFn<u16, f32>
-    ),
-    avx512: x86_kernel!(
-        c"f16_f32_vcvt__avx512skx_u64",
-        Avx512,
-        vcvt::avx512::f16_f32 as VcvtFn<u16, f32>
-    ),
-};
-
-/// f32 → bf16.
-pub static F32_BF16: KernelTable<VcvtFn<f32, u16>> = KernelTable {
-    scalar: Kernel {
-        name: c"f32_bf16_vcvt__scalar_u1",
-        isa: IsaLevel::Scalar,
-        func: vcvt::scalar::f32_bf16,
-    },
-    avx2: x86_kernel!(
-        c"f32_bf16_vcvt__avx2_u32",
-        Avx2,
-        vcvt::avx2::f32_bf16 as VcvtFn<f32, u16>
-    ),
-    avx512: x86_kernel!(
-        c"f32_bf16_vcvt__avx512skx_u64",
-        Avx512,
-        vcvt::avx512::f32_bf16 as VcvtFn<f32, u16>
-    ),
-};
-
-/// bf16 → f32.
-pub static BF16_F32: KernelTable<VcvtFn<u16, f32>> = KernelTable {
-    scalar: Kernel {
-        name: c"bf16_f32_vcvt__scalar_u1",
-        isa: IsaLevel::Scalar,
-        func: vcvt::scalar::bf16_f32,
-    },
-    avx2: x86_kernel!(
-        c"bf16_f32_vcvt__avx2_u32",
-        Avx2,
-        vcvt::avx2::bf16_f32 as VcvtFn<u16, f32>
-    ),
-    avx512: x86_kernel!(
-        c"bf16_f32_vcvt__avx512skx_u64",
-        Avx512,
-        vcvt::avx512::bf16_f32 as VcvtFn<u16, f32>
-    ),
-};
-
-/// f32 → f16 with non-temporal stores, for outputs far larger than the cache.
-pub static F32_F16_NT: KernelTable<VcvtFn<f32, u16>> = KernelTable {
-    scalar: Kernel {
-        name: c"f32_f16_vcvt__scalar_u1",
-        isa: IsaLevel::Scalar,
-        func: vcvt::scalar::f32_f16,
-    },
-    avx2: x86_kernel!(
-        c"f32_f16_vcvt__f16c_u32",
-        Avx2,
-        vcvt::avx2::f32_f16 as VcvtFn<f32, u16>
-    ),
-    avx512: x86_kernel!(
-        c"f32_f16_vcvt__avx512skx_u64_nt",
-        Avx512,
-        vcvt::avx512::f32_f16_nt as VcvtFn<f32, u16>
-    ),
-};
-
-/// f16 → f32 with non-temporal stores, for outputs far larger than the cache.
-pub static F16_F32_NT: KernelTable<VcvtFn<u16, f32>> = KernelTable {
-    scalar: Kernel {
-        name: c"f16_f32_vcvt__scalar_u1",
-        isa: IsaLevel::Scalar,
-        func: vcvt::scalar::f16_f32,
-    },
-    avx2: x86_kernel!(
-        c"f16_f32_vcvt__f16c_u32",
-        Avx2,
-        vcvt::avx2::f16_f32 as VcvtFn<u16, f32>
-    ),
-    avx512: x86_kernel!(
-        c"f16_f32_vcvt__avx512skx_u64_nt",
-        Avx512,
-        vcvt::avx512::f16_f32_nt as VcvtFn<u16, f32>
-    ),
-};
-
-/// f32 → bf16 with non-temporal stores, for outputs far larger than the cache.
-pub static F32_BF16_NT: KernelTable<VcvtFn<f32, u16>> = KernelTable {
-    scalar: Kernel {
-        name: c"f32_bf16_vcvt__scalar_u1",
-        isa: IsaLevel::Scalar,
-        func: vcvt::scalar::f32_bf16,
-    },
-    avx2: x86_kernel!(
-        c"f32_bf16_vcvt__avx2_u32",
-        Avx2,
-        vcvt::avx2::f32_bf16 as VcvtFn<f32, u16>
-    ),
-    avx512: x86_kernel!(
-        c"f32_bf16_vcvt__avx512skx_u64_nt",
-        Avx512,
-        vcvt::avx512::f32_bf16_nt as VcvtFn<f32, u16>
-    ),
-};
-
-/// bf16 → f32 with non-temporal stores, for outputs far larger than the cache.
-pub static BF16_F32_NT: KernelTable<VcvtFn<u16, f32>> = KernelTable {
-    scalar: Kernel {
-        name: c"bf16_f32_vcvt__scalar_u1",
-        isa: IsaLevel::Scalar,
-        func: vcvt::scalar::bf16_f32,
-    },
-    avx2: x86_kernel!(
-        c"bf16_f32_vcvt__avx2_u32",
-        Avx2,
-        vcvt::avx2::bf16_f32 as VcvtFn<u16, f32>
-    ),
-    avx512: x86_kernel!(
-        c"bf16_f32_vcvt__avx512skx_u64_nt",
-        Avx512,
-        vcvt::avx512::bf16_f32_nt as VcvtFn<u16, f32>
-    ),
-};
+vcvt_table!(
+    /// f32 → f16.
+    F32_F16: f32 => u16,
+    c"f32_f16_vcvt__scalar_u1" vcvt::scalar::f32_f16,
+    c"f32_f16_vcvt__f16c_u32" vcvt::avx2::f32_f16,
+    c"f32_f16_vcvt__avx512skx_u64" vcvt::avx512::f32_f16
+);
+vcvt_table!(
+    /// f16 → f32.
+    F16_F32: u16 => f32,
+    c"f16_f32_vcvt__scalar_u1" vcvt::scalar::f16_f32,
+    c"f16_f32_vcvt__f16c_u32" vcvt::avx2::f16_f32,
+    c"f16_f32_vcvt__avx512skx_u64" vcvt::avx512::f16_f32
+);
+vcvt_table!(
+    /// f32 → bf16.
+    F32_BF16: f32 => u16,
+    c"f32_bf16_vcvt__scalar_u1" vcvt::scalar::f32_bf16,
+    c"f32_bf16_vcvt__avx2_u32" vcvt::avx2::f32_bf16,
+    c"f32_bf16_vcvt__avx512skx_u64" vcvt::avx512::f32_bf16
+);
+vcvt_table!(
+    /// bf16 → f32.
+    BF16_F32: u16 => f32,
+    c"bf16_f32_vcvt__scalar_u1" vcvt::scalar::bf16_f32,
+    c"bf16_f32_vcvt__avx2_u32" vcvt::avx2::bf16_f32,
+    c"bf16_f32_vcvt__avx512skx_u64" vcvt::avx512::bf16_f32
+);
+vcvt_table!(
+    /// f32 → f16, non-temporal stores.
+    F32_F16_NT: f32 => u16,
+    c"f32_f16_vcvt__scalar_u1" vcvt::scalar::f32_f16,
+    c"f32_f16_vcvt__f16c_u32" vcvt::avx2::f32_f16,
+    c"f32_f16_vcvt__avx512skx_u64_nt" vcvt::avx512::f32_f16_nt
+);
+vcvt_table!(
+    /// f16 → f32, non-temporal stores.
+    F16_F32_NT: u16 => f32,
+    c"f16_f32_vcvt__scalar_u1" vcvt::scalar::f16_f32,
+    c"f16_f32_vcvt__f16c_u32" vcvt::avx2::f16_f32,
+    c"f16_f32_vcvt__avx512skx_u64_nt" vcvt::avx512::f16_f32_nt
+);
+vcvt_table!(
+    /// f32 → bf16, non-temporal stores.
+    F32_BF16_NT: f32 => u16,
+    c"f32_bf16_vcvt__scalar_u1" vcvt::scalar::f32_bf16,
+    c"f32_bf16_vcvt__avx2_u32" vcvt::avx2::f32_bf16,
+    c"f32_bf16_vcvt__avx512skx_u64_nt" vcvt::avx512::f32_bf16_nt
+);
+vcvt_table!(
+    /// bf16 → f32, non-temporal stores.
+    BF16_F32_NT: u16 => f32,
+    c"bf16_f32_vcvt__scalar_u1" vcvt::scalar::bf16_f32,
+    c"bf16_f32_vcvt__avx2_u32" vcvt::avx2::bf16_f32,
+    c"bf16_f32_vcvt__avx512skx_u64_nt" vcvt::avx512::bf16_f32_nt
+);

@@ -100,3 +100,16 @@ impl Rng {
         (self.next_u64() >> 32) as u32
     }
 }
+
+/// The C (or C++) compiler for the target being tested, as the cc crate finds it (honours
+/// `CC`/`CXX`), without cargo build-script output.
+pub fn compiler(cpp: bool) -> cc::Tool {
+    cc::Build::new()
+        .cpp(cpp)
+        .target(env!("NNK_BUILD_TARGET"))
+        .host(env!("NNK_BUILD_HOST"))
+        .opt_level(2)
+        .cargo_metadata(false)
+        .cargo_warnings(false)
+        .get_compiler()
+}
