@@ -12,7 +12,7 @@ use std::time::Duration;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use nnkern::IsaLevel;
 use nnkern::config::KernelTable;
-use nnkern::config::vcvt::*;
+use nnkern::operators::convert::{ConvertKind, Tables, narrow_tables, widen_tables};
 use nnkern::ukernels::vcvt::VcvtFn;
 
 /// Element counts: in L1/L2, beyond L2, and far beyond the last-level cache. Override with
@@ -27,10 +27,13 @@ fn sizes() -> Vec<usize> {
 fn family<I: Copy, O: Copy>(
     c: &mut Criterion,
     name: &str,
-    tables: [(&str, &'static KernelTable<VcvtFn<I, O>>); 2],
+    tables: Option<Tables<I, O>>,
     x0: I,
     y0: O,
 ) {
+    let t = tables.expect("conversion tables");
+    let tables: [(&str, &'static KernelTable<VcvtFn<I, O>>); 2] =
+        [("regular", t.regular), ("nt", t.streaming)];
     let mut g = c.benchmark_group(format!("convert/{name}"));
     g.sample_size(10)
         .warm_up_time(Duration::from_millis(300))
@@ -71,31 +74,32 @@ fn family<I: Copy, O: Copy>(
 
 fn benches(c: &mut Criterion) {
     nnkern::isa::initialize();
+    // The tables the operators use on this CPU (e.g. AVX512_BF16 kernels where present).
     family(
         c,
         "f32_f16",
-        [("regular", &F32_F16), ("nt", &F32_F16_NT)],
+        narrow_tables(ConvertKind::F32F16),
         1.5f32,
         0u16,
     );
     family(
         c,
         "f16_f32",
-        [("regular", &F16_F32), ("nt", &F16_F32_NT)],
+        widen_tables(ConvertKind::F16F32),
         0x3E00u16,
         0f32,
     );
     family(
         c,
         "f32_bf16",
-        [("regular", &F32_BF16), ("nt", &F32_BF16_NT)],
+        narrow_tables(ConvertKind::F32Bf16),
         1.5f32,
         0u16,
     );
     family(
         c,
         "bf16_f32",
-        [("regular", &BF16_F32), ("nt", &BF16_F32_NT)],
+        widen_tables(ConvertKind::Bf16F32),
         0x3FC0u16,
         0f32,
     );

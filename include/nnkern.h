@@ -33,6 +33,11 @@
 #define NNK_ISA_AVX512 2
 
 /**
+ * The most threads a pool may have; more is `NNK_STATUS_INVALID_PARAMETER`.
+ */
+#define NNK_MAX_THREADS 1024
+
+/**
  * An operator object (opaque). Create it with an `nnk_create_*` function, give it a shape with
  * `nnk_reshape_*`, buffers with `nnk_setup_*`, then call `nnk_run_operator` as often as needed;
  * free it with `nnk_delete_operator`. Distinct operators may run concurrently; one operator
@@ -361,8 +366,10 @@ const char *nnk_operator_kernel_name(const nnk_operator *op);
 
 /**
  * Creates a pool of `threads` threads in all, counting the thread that calls
- * `nnk_run_operator` (so `threads - 1` workers start now); 0 means one per logical CPU.
- * Writes the handle to `*out` on success. Free it with `nnk_threadpool_destroy`.
+ * `nnk_run_operator` (so `threads - 1` workers start now); 0 means one per logical CPU, more
+ * than `NNK_MAX_THREADS` is `NNK_STATUS_INVALID_PARAMETER`. Writes the handle to `*out` on
+ * success; `NNK_STATUS_OUT_OF_MEMORY` if the threads cannot be started. Free it with
+ * `nnk_threadpool_destroy`.
  *
  * # Safety
  * `out` must be NULL (rejected) or valid for a pointer write.

@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 
 use nnkern::IsaLevel;
 use nnkern::config::KernelTable;
-use nnkern::config::vcvt::*;
 use nnkern::isa;
+use nnkern::operators::convert::{ConvertKind, Tables, narrow_tables, widen_tables};
 use nnkern::ukernels::vcvt::VcvtFn;
 
 fn main() {
@@ -52,16 +52,29 @@ fn info() {
     }
     let level = isa::current();
     println!("in force: {}", level.name());
-    println!("kernels:");
-    for (family, name) in [
-        ("convert f32->f16", F32_F16.get(level).name),
-        ("convert f16->f32", F16_F32.get(level).name),
-        ("convert f32->bf16", F32_BF16.get(level).name),
-        ("convert bf16->f32", BF16_F32.get(level).name),
-    ] {
-        println!("  {family:<20} {}", name.to_string_lossy());
+    println!(
+        "kernels (in cache / beyond L2 of {} KiB):",
+        isa::caches().l2 >> 10
+    );
+    let names = |r: &std::ffi::CStr, s: &std::ffi::CStr| {
+        format!("{} / {}", r.to_string_lossy(), s.to_string_lossy())
+    };
+    for (family, kind) in FAMILIES {
+        let line = match (narrow_tables(kind), widen_tables(kind)) {
+            (Some(t), _) => names(t.regular.get(level).name, t.streaming.get(level).name),
+            (_, Some(t)) => names(t.regular.get(level).name, t.streaming.get(level).name),
+            _ => continue,
+        };
+        println!("  convert {family:<10} {line}");
     }
 }
+
+const FAMILIES: [(&str, ConvertKind); 4] = [
+    ("f32->f16", ConvertKind::F32F16),
+    ("f16->f32", ConvertKind::F16F32),
+    ("f32->bf16", ConvertKind::F32Bf16),
+    ("bf16->f32", ConvertKind::Bf16F32),
+];
 
 /// Best of `reps` timings of `f`.
 fn best_of(reps: usize, mut f: impl FnMut()) -> Duration {
@@ -83,7 +96,7 @@ fn bench() {
     // 2^26 elements: 256 MiB of f32 plus 128 MiB of 16-bit values, beyond any L3 here.
     const N: usize = 1 << 26;
     const REPS: usize = 3;
-    let mut a = vec![1.5f32; N];
+    let a = vec![1.5f32; N];
     let mut b = vec![0f32; N];
     let mut h = vec![0x3C00u16; N];
     // Memory-copy roofline: bytes read + bytes written per second.
@@ -107,24 +120,27 @@ fn bench() {
         );
     };
     fn time<I, O>(
-        table: &'static KernelTable<VcvtFn<I, O>>,
+        tables: Tables<I, O>,
         level: IsaLevel,
         x: &[I],
         y: &mut [O],
-    ) -> Duration {
-        let k = table.get(level).func;
-        // SAFETY: equal lengths, distinct buffers; `level` is available on this CPU.
-        best_of(REPS, || unsafe { k(x.len(), x.as_ptr(), y.as_mut_ptr()) })
+    ) -> (Duration, Duration) {
+        let one = |table: &'static KernelTable<VcvtFn<I, O>>, y: &mut [O]| {
+            let k = table.get(level).func;
+            // SAFETY: equal lengths, distinct buffers; `level` is available on this CPU.
+            best_of(REPS, || unsafe { k(x.len(), x.as_ptr(), y.as_mut_ptr()) })
+        };
+        (one(tables.regular, y), one(tables.streaming, y))
     }
     for level in IsaLevel::available() {
-        row("f32->f16", level, time(&F32_F16, level, &a, &mut h));
-        row("f16->f32", level, time(&F16_F32, level, &h, &mut b));
-        row("f32->bf16", level, time(&F32_BF16, level, &a, &mut h));
-        row("bf16->f32", level, time(&BF16_F32, level, &h, &mut a));
-        row("f32->bf16 nt", level, time(&F32_BF16_NT, level, &a, &mut h));
-        row("f32->f16 nt", level, time(&F32_F16_NT, level, &a, &mut h));
-        row("f16->f32 nt", level, time(&F16_F32_NT, level, &h, &mut b));
-        row("f32->bf16 nt", level, time(&F32_BF16_NT, level, &a, &mut h));
-        row("bf16->f32 nt", level, time(&BF16_F32_NT, level, &h, &mut a));
+        for (family, kind) in FAMILIES {
+            let (regular, streaming) = match (narrow_tables(kind), widen_tables(kind)) {
+                (Some(t), _) => time(t, level, &a, &mut h),
+                (_, Some(t)) => time(t, level, &h, &mut b),
+                _ => continue,
+            };
+            row(family, level, regular);
+            row(&format!("{family} nt"), level, streaming);
+        }
     }
 }

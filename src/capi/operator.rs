@@ -49,6 +49,19 @@ pub(crate) unsafe fn operator_mut<'a>(op: *mut nnk_operator) -> Result<&'a mut O
     Ok(&mut handle.op)
 }
 
+/// Shared access to the operator behind a handle, with the same checks as [`operator_mut`].
+///
+/// # Safety
+/// As for [`operator_mut`].
+pub(crate) unsafe fn operator_ref<'a>(op: *const nnk_operator) -> Result<&'a Operator> {
+    // SAFETY: the caller guarantees a non-null `op` points to a live nnk_operator.
+    let handle = unsafe { op.as_ref() }.ok_or(Status::InvalidParameter)?;
+    if handle.magic != OPERATOR_MAGIC {
+        return Err(Status::InvalidParameter);
+    }
+    Ok(&handle.op)
+}
+
 /// Applies `f` to the body of the operator behind `op`; `f` returns `InvalidParameter` when the
 /// operator is of another type.
 ///
@@ -96,7 +109,7 @@ pub unsafe extern "C" fn nnk_delete_operator(op: *mut nnk_operator) -> nnk_statu
             return Ok(());
         }
         // SAFETY: forwarded contract.
-        unsafe { operator_mut(op) }?;
+        unsafe { operator_ref(op) }?;
         // SAFETY: `op` came from Box::into_raw in `publish` and is live.
         let mut handle = unsafe { Box::from_raw(op) };
         handle.magic = 0;
@@ -113,8 +126,8 @@ pub unsafe extern "C" fn nnk_delete_operator(op: *mut nnk_operator) -> nnk_statu
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn nnk_operator_kernel_name(op: *const nnk_operator) -> *const c_char {
     guard_or(std::ptr::null(), || {
-        // SAFETY: forwarded contract; only read.
-        match unsafe { operator_mut(op.cast_mut()) } {
+        // SAFETY: forwarded contract.
+        match unsafe { operator_ref(op) } {
             Ok(op) => op.kernel_name().as_ptr(),
             Err(_) => std::ptr::null(),
         }

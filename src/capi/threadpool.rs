@@ -39,19 +39,28 @@ pub(crate) unsafe fn pool_ref<'a>(tp: *const nnk_threadpool) -> Result<Option<&'
     }
 }
 
-fn publish(pool: Threadpool, out: *mut *mut nnk_threadpool) -> Result<()> {
+/// Boxes `pool` and stores the handle in `*out`.
+///
+/// # Safety
+/// `out` must be non-null and valid for a pointer write.
+unsafe fn publish(pool: Threadpool, out: *mut *mut nnk_threadpool) -> Result<()> {
     let handle = Box::into_raw(Box::new(nnk_threadpool {
         magic: POOL_MAGIC,
         pool,
     }));
-    // SAFETY: the callers checked `out` is non-null; the C caller guarantees it is writable.
+    // SAFETY: the caller guarantees `out` is valid for a write.
     unsafe { out.write(handle) };
     Ok(())
 }
 
+/// The most threads a pool may have; more is `NNK_STATUS_INVALID_PARAMETER`.
+pub const NNK_MAX_THREADS: usize = 1024;
+
 /// Creates a pool of `threads` threads in all, counting the thread that calls
-/// `nnk_run_operator` (so `threads - 1` workers start now); 0 means one per logical CPU.
-/// Writes the handle to `*out` on success. Free it with `nnk_threadpool_destroy`.
+/// `nnk_run_operator` (so `threads - 1` workers start now); 0 means one per logical CPU, more
+/// than `NNK_MAX_THREADS` is `NNK_STATUS_INVALID_PARAMETER`. Writes the handle to `*out` on
+/// success; `NNK_STATUS_OUT_OF_MEMORY` if the threads cannot be started. Free it with
+/// `nnk_threadpool_destroy`.
 ///
 /// # Safety
 /// `out` must be NULL (rejected) or valid for a pointer write.
@@ -61,10 +70,11 @@ pub unsafe extern "C" fn nnk_threadpool_create(
     out: *mut *mut nnk_threadpool,
 ) -> nnk_status {
     guard(|| {
-        if out.is_null() {
+        if out.is_null() || threads > NNK_MAX_THREADS {
             return Err(Status::InvalidParameter);
         }
-        publish(Threadpool::new(threads)?, out)
+        // SAFETY: `out` is non-null; the C caller guarantees it is writable.
+        unsafe { publish(Threadpool::new(threads)?, out) }
     })
 }
 
@@ -147,7 +157,8 @@ pub unsafe extern "C" fn nnk_threadpool_create_custom(
             user,
             concurrency,
         };
-        publish(Threadpool::custom(Box::new(host)), out)
+        // SAFETY: `out` is non-null; the C caller guarantees it is writable.
+        unsafe { publish(Threadpool::custom(Box::new(host)), out) }
     })
 }
 

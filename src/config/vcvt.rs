@@ -75,3 +75,18 @@ vcvt_table!(
     c"bf16_f32_vcvt__avx2_u32" vcvt::avx2::bf16_f32,
     c"bf16_f32_vcvt__avx512skx_u64_nt" vcvt::avx512::bf16_f32_nt
 );
+vcvt_table!(
+    /// f32 → bf16 where the CPU also has AVX512_BF16 (`isa::extras().avx512bf16`); the
+    /// avx512 entry must not be used otherwise.
+    F32_BF16_AVX512BF16: f32 => u16,
+    c"f32_bf16_vcvt__scalar_u1" vcvt::scalar::f32_bf16,
+    c"f32_bf16_vcvt__avx2_u32" vcvt::avx2::f32_bf16,
+    c"f32_bf16_vcvt__avx512bf16_u64" vcvt::avx512::f32_bf16_hw
+);
+vcvt_table!(
+    /// f32 → bf16, non-temporal stores, where the CPU also has AVX512_BF16.
+    F32_BF16_NT_AVX512BF16: f32 => u16,
+    c"f32_bf16_vcvt__scalar_u1" vcvt::scalar::f32_bf16,
+    c"f32_bf16_vcvt__avx2_u32" vcvt::avx2::f32_bf16,
+    c"f32_bf16_vcvt__avx512bf16_u64_nt" vcvt::avx512::f32_bf16_hw_nt
+);

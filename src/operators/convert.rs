@@ -46,6 +46,10 @@ pub fn narrow_tables(kind: ConvertKind) -> Option<Tables<f32, u16>> {
             regular: &vcvt::F32_F16,
             streaming: &vcvt::F32_F16_NT,
         }),
+        ConvertKind::F32Bf16 if crate::isa::extras().avx512bf16 => Some(Tables {
+            regular: &vcvt::F32_BF16_AVX512BF16,
+            streaming: &vcvt::F32_BF16_NT_AVX512BF16,
+        }),
         ConvertKind::F32Bf16 => Some(Tables {
             regular: &vcvt::F32_BF16,
             streaming: &vcvt::F32_BF16_NT,

@@ -116,12 +116,12 @@ pub fn f16x16_to_f32(h: __m256i) -> __m512 {
 /// Defines a narrowing kernel (32 f32 in → 32 u16 out per 512-bit store, 16 per masked step)
 /// and its non-temporal variant.
 macro_rules! narrow_kernels {
-    ($(#[$doc:meta])* $name:ident, $(#[$doc_nt:meta])* $name_nt:ident, $conv16:ident, $conv32:ident) => {
+    ($features:literal, $(#[$doc:meta])* $name:ident, $(#[$doc_nt:meta])* $name_nt:ident, $conv16:ident, $conv32:ident) => {
         $(#[$doc])*
         ///
         /// # Safety
         /// The CPU must support the Avx512 level; see the module contract in [`super`].
-        #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512dq,avx512vl")]
+        #[target_feature(enable = $features)]
         pub unsafe fn $name(n: usize, x: *const f32, y: *mut u16) {
             let mut i = 0;
             while i + 64 <= n {
@@ -144,7 +144,7 @@ macro_rules! narrow_kernels {
         ///
         /// # Safety
         /// The CPU must support the Avx512 level; see the module contract in [`super`].
-        #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512dq,avx512vl")]
+        #[target_feature(enable = $features)]
         pub unsafe fn $name_nt(n: usize, x: *const f32, y: *mut u16) {
             // Elements before the output's next 64-byte boundary (y is 2-byte aligned).
             let head = ((64 - (y as usize) % 64) % 64 / 2).min(n);
@@ -293,6 +293,7 @@ unsafe fn widen_masked_steps(
 }
 
 narrow_kernels!(
+    "avx2,fma,f16c,avx512f,avx512bw,avx512dq,avx512vl",
     /// `f32_f16_vcvt__avx512skx_u64`
     f32_f16,
     /// `f32_f16_vcvt__avx512skx_u64_nt`
@@ -301,6 +302,7 @@ narrow_kernels!(
     f32x32_to_f16
 );
 narrow_kernels!(
+    "avx2,fma,f16c,avx512f,avx512bw,avx512dq,avx512vl",
     /// `f32_bf16_vcvt__avx512skx_u64`
     f32_bf16,
     /// `f32_bf16_vcvt__avx512skx_u64_nt`
@@ -321,4 +323,34 @@ widen_kernels!(
     /// `bf16_f32_vcvt__avx512skx_u64_nt`
     bf16_f32_nt,
     bf16x16_to_f32
+);
+
+/// 32 f32 → 32 bf16 bits with AVX512_BF16's `vcvtne2ps2bf16`, which rounds to nearest even and
+/// quiets NaNs exactly as [`crate::ukernels::cvt::f32_to_bf16`] but treats subnormal inputs as
+/// zero. Vectors holding a subnormal (rare: `vfpclassps` finds them) take the integer path, so
+/// the result is bit-exact for every input. About a third of the integer path's instructions,
+/// which matters out of cache, where the integer path falls short of the memory roofline.
+///
+/// # Safety
+/// Callable only where the CPU supports the Avx512 level and AVX512_BF16.
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512dq,avx512vl,avx512bf16")]
+pub fn f32x32_to_bf16_hw(a: __m512, b: __m512) -> __m512i {
+    const DENORMAL: i32 = 0x20;
+    let subnormal = _mm512_fpclass_ps_mask::<DENORMAL>(a) | _mm512_fpclass_ps_mask::<DENORMAL>(b);
+    if subnormal != 0 {
+        return f32x32_to_bf16(a, b);
+    }
+    // SAFETY: __m512bh and __m512i are both 512-bit vectors; this only relabels the bits.
+    unsafe { std::mem::transmute::<__m512bh, __m512i>(_mm512_cvtne2ps_pbh(b, a)) }
+}
+
+narrow_kernels!(
+    "avx2,fma,f16c,avx512f,avx512bw,avx512dq,avx512vl,avx512bf16",
+    /// `f32_bf16_vcvt__avx512bf16_u64`: needs AVX512_BF16 beside the Avx512 level.
+    f32_bf16_hw,
+    /// `f32_bf16_vcvt__avx512bf16_u64_nt`: needs AVX512_BF16 beside the Avx512 level.
+    f32_bf16_hw_nt,
+    f32x16_to_bf16,
+    f32x32_to_bf16_hw
 );
