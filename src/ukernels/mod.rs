@@ -4,4 +4,6 @@
 //! stores or a stack copy, never an over-read).
 
 pub mod cvt;
+pub mod simd;
+pub mod softmax;
 pub mod vcvt;

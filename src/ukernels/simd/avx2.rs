@@ -1,0 +1,237 @@
+//! The AVX2 + FMA + F16C 16-lane vector: two `__m256` (lanes 0..8 and 8..16). Partial loads and
+//! stores go through a stack copy (AVX2 has no 16-bit masked moves).
+
+use std::arch::x86_64::*;
+
+use super::V16;
+use crate::ukernels::vcvt::avx2 as cvt;
+
+/// Lanes 0..8 in `.0`, 8..16 in `.1`.
+#[derive(Clone, Copy, Debug)]
+pub struct A16(pub __m256, pub __m256);
+
+// SAFETY (every `unsafe` block in this impl that only calls intrinsics): `A16` is only used
+// inside functions compiled with `#[target_feature(enable = "avx2,fma,f16c")]` (or more),
+// which check or are given a CPU with those features; these methods inline into them.
+impl V16 for A16 {
+    type D = [__m256d; 4];
+
+    #[inline(always)]
+    fn splat(v: f32) -> Self {
+        // SAFETY: see the impl comment.
+        unsafe { A16(_mm256_set1_ps(v), _mm256_set1_ps(v)) }
+    }
+    #[inline(always)]
+    fn add(self, o: Self) -> Self {
+        // SAFETY: see the impl comment.
+        unsafe { A16(_mm256_add_ps(self.0, o.0), _mm256_add_ps(self.1, o.1)) }
+    }
+    #[inline(always)]
+    fn sub(self, o: Self) -> Self {
+        // SAFETY: see the impl comment.
+        unsafe { A16(_mm256_sub_ps(self.0, o.0), _mm256_sub_ps(self.1, o.1)) }
+    }
+    #[inline(always)]
+    fn mul(self, o: Self) -> Self {
+        // SAFETY: see the impl comment.
+        unsafe { A16(_mm256_mul_ps(self.0, o.0), _mm256_mul_ps(self.1, o.1)) }
+    }
+    #[inline(always)]
+    fn max(self, o: Self) -> Self {
+        // SAFETY: see the impl comment. (`maxps a, b` is `a > b ? a : b`.)
+        unsafe { A16(_mm256_max_ps(self.0, o.0), _mm256_max_ps(self.1, o.1)) }
+    }
+    #[inline(always)]
+    fn fmadd<const FUSED: bool>(a: Self, b: Self, c: Self) -> Self {
+        if FUSED {
+            // SAFETY: see the impl comment.
+            unsafe {
+                A16(
+                    _mm256_fmadd_ps(a.0, b.0, c.0),
+                    _mm256_fmadd_ps(a.1, b.1, c.1),
+                )
+            }
+        } else {
+            a.mul(b).add(c)
+        }
+    }
+    #[inline(always)]
+    fn pow2_scale<const FUSED: bool>(p: Self, k: Self) -> Self {
+        #[inline(always)]
+        fn half(p: __m256, k: __m256) -> __m256 {
+            // SAFETY: see the impl comment.
+            unsafe {
+                let bits = _mm256_slli_epi32::<23>(_mm256_add_epi32(
+                    _mm256_cvttps_epi32(k),
+                    _mm256_set1_epi32(127),
+                ));
+                let scaled = _mm256_mul_ps(p, _mm256_castsi256_ps(bits));
+                let tiny = _mm256_cmp_ps::<_CMP_LT_OQ>(k, _mm256_set1_ps(-126.0));
+                _mm256_andnot_ps(tiny, scaled)
+            }
+        }
+        A16(half(p.0, k.0), half(p.1, k.1))
+    }
+    #[inline(always)]
+    fn hmax(self) -> f32 {
+        // SAFETY: see the impl comment.
+        unsafe {
+            let m = _mm256_max_ps(self.0, self.1); // (i, i+8)
+            let m = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps::<1>(m)); // (i, i+4)
+            let m = _mm_max_ps(m, _mm_movehl_ps(m, m)); // (i, i+2)
+            let m = _mm_max_ss(m, _mm_movehdup_ps(m)); // (0, 1)
+            _mm_cvtss_f32(m)
+        }
+    }
+    #[inline(always)]
+    fn dzero() -> Self::D {
+        // SAFETY: see the impl comment.
+        unsafe { [_mm256_setzero_pd(); 4] }
+    }
+    #[inline(always)]
+    fn dadd(acc: Self::D, v: Self) -> Self::D {
+        // SAFETY: see the impl comment.
+        unsafe {
+            [
+                _mm256_add_pd(acc[0], _mm256_cvtps_pd(_mm256_castps256_ps128(v.0))),
+                _mm256_add_pd(acc[1], _mm256_cvtps_pd(_mm256_extractf128_ps::<1>(v.0))),
+                _mm256_add_pd(acc[2], _mm256_cvtps_pd(_mm256_castps256_ps128(v.1))),
+                _mm256_add_pd(acc[3], _mm256_cvtps_pd(_mm256_extractf128_ps::<1>(v.1))),
+            ]
+        }
+    }
+    #[inline(always)]
+    fn dsum(acc: Self::D) -> f64 {
+        // SAFETY: see the impl comment.
+        unsafe {
+            let e0 = _mm256_add_pd(acc[0], acc[2]); // (i, i+8), lanes 0..4
+            let e1 = _mm256_add_pd(acc[1], acc[3]); // (i, i+8), lanes 4..8
+            let f = _mm256_add_pd(e0, e1); // (i, i+4)
+            let g = _mm_add_pd(_mm256_castpd256_pd128(f), _mm256_extractf128_pd::<1>(f)); // (i, i+2)
+            _mm_cvtsd_f64(_mm_add_sd(g, _mm_unpackhi_pd(g, g))) // (0, 1)
+        }
+    }
+
+    #[inline(always)]
+    unsafe fn load_f32(p: *const f32) -> Self {
+        // SAFETY: 16 readable elements (caller); see the impl comment.
+        unsafe { A16(_mm256_loadu_ps(p), _mm256_loadu_ps(p.add(8))) }
+    }
+    #[inline(always)]
+    unsafe fn load_f32_partial(p: *const f32, n: usize, fill: f32) -> Self {
+        let mut buf = [fill; 16];
+        // SAFETY: n readable elements (caller); the buffer holds 16.
+        unsafe {
+            std::ptr::copy_nonoverlapping(p, buf.as_mut_ptr(), n);
+            Self::load_f32(buf.as_ptr())
+        }
+    }
+    #[inline(always)]
+    unsafe fn load_f16(p: *const u16) -> Self {
+        // SAFETY: 16 readable elements (caller); see the impl comment.
+        unsafe {
+            A16(
+                _mm256_cvtph_ps(_mm_loadu_si128(p.cast())),
+                _mm256_cvtph_ps(_mm_loadu_si128(p.add(8).cast())),
+            )
+        }
+    }
+    #[inline(always)]
+    unsafe fn load_f16_partial(p: *const u16, n: usize, fill: f32) -> Self {
+        let mut buf = [0u16; 16];
+        // SAFETY: n readable elements (caller); the buffer holds 16.
+        let v = unsafe {
+            std::ptr::copy_nonoverlapping(p, buf.as_mut_ptr(), n);
+            Self::load_f16(buf.as_ptr())
+        };
+        fill_from(v, n, fill)
+    }
+    #[inline(always)]
+    unsafe fn load_bf16(p: *const u16) -> Self {
+        // SAFETY: 16 readable elements (caller); see the impl comment.
+        unsafe {
+            A16(
+                cvt::bf16x8_to_f32(_mm_loadu_si128(p.cast())),
+                cvt::bf16x8_to_f32(_mm_loadu_si128(p.add(8).cast())),
+            )
+        }
+    }
+    #[inline(always)]
+    unsafe fn load_bf16_partial(p: *const u16, n: usize, fill: f32) -> Self {
+        let mut buf = [0u16; 16];
+        // SAFETY: n readable elements (caller); the buffer holds 16.
+        let v = unsafe {
+            std::ptr::copy_nonoverlapping(p, buf.as_mut_ptr(), n);
+            Self::load_bf16(buf.as_ptr())
+        };
+        fill_from(v, n, fill)
+    }
+    #[inline(always)]
+    unsafe fn store_f32(self, p: *mut f32) {
+        // SAFETY: 16 writable elements (caller); see the impl comment.
+        unsafe {
+            _mm256_storeu_ps(p, self.0);
+            _mm256_storeu_ps(p.add(8), self.1);
+        }
+    }
+    #[inline(always)]
+    unsafe fn store_f32_partial(self, p: *mut f32, n: usize) {
+        let mut buf = [0f32; 16];
+        // SAFETY: n writable elements (caller); the buffer holds 16.
+        unsafe {
+            self.store_f32(buf.as_mut_ptr());
+            std::ptr::copy_nonoverlapping(buf.as_ptr(), p, n);
+        }
+    }
+    #[inline(always)]
+    unsafe fn store_f16(self, p: *mut u16) {
+        // SAFETY: 16 writable elements (caller); see the impl comment.
+        unsafe {
+            _mm_storeu_si128(
+                p.cast(),
+                _mm256_cvtps_ph::<_MM_FROUND_TO_NEAREST_INT>(self.0),
+            );
+            _mm_storeu_si128(
+                p.add(8).cast(),
+                _mm256_cvtps_ph::<_MM_FROUND_TO_NEAREST_INT>(self.1),
+            );
+        }
+    }
+    #[inline(always)]
+    unsafe fn store_f16_partial(self, p: *mut u16, n: usize) {
+        let mut buf = [0u16; 16];
+        // SAFETY: n writable elements (caller); the buffer holds 16.
+        unsafe {
+            self.store_f16(buf.as_mut_ptr());
+            std::ptr::copy_nonoverlapping(buf.as_ptr(), p, n);
+        }
+    }
+    #[inline(always)]
+    unsafe fn store_bf16(self, p: *mut u16) {
+        // SAFETY: 16 writable elements (caller); see the impl comment.
+        unsafe { _mm256_storeu_si256(p.cast(), cvt::f32x16_to_bf16(self.0, self.1)) }
+    }
+    #[inline(always)]
+    unsafe fn store_bf16_partial(self, p: *mut u16, n: usize) {
+        let mut buf = [0u16; 16];
+        // SAFETY: n writable elements (caller); the buffer holds 16.
+        unsafe {
+            self.store_bf16(buf.as_mut_ptr());
+            std::ptr::copy_nonoverlapping(buf.as_ptr(), p, n);
+        }
+    }
+}
+
+/// `v` with lanes `n..16` replaced by `fill`.
+#[inline(always)]
+fn fill_from(v: A16, n: usize, fill: f32) -> A16 {
+    // SAFETY: see the impl comment on `V16 for A16`.
+    unsafe {
+        let nf = _mm256_set1_ps(n as f32);
+        let lo = _mm256_cmp_ps::<_CMP_LT_OQ>(_mm256_setr_ps(0., 1., 2., 3., 4., 5., 6., 7.), nf);
+        let hi =
+            _mm256_cmp_ps::<_CMP_LT_OQ>(_mm256_setr_ps(8., 9., 10., 11., 12., 13., 14., 15.), nf);
+        let f = _mm256_set1_ps(fill);
+        A16(_mm256_blendv_ps(f, v.0, lo), _mm256_blendv_ps(f, v.1, hi))
+    }
+}

@@ -1,0 +1,180 @@
+//! The AVX-512 (F+BW+DQ+VL) 16-lane vector: one `__m512`, masked partial loads and stores.
+
+use std::arch::x86_64::*;
+
+use super::V16;
+use crate::ukernels::vcvt::avx512 as cvt;
+
+/// 16 lanes in one register.
+#[derive(Clone, Copy, Debug)]
+pub struct Z16(pub __m512);
+
+#[inline(always)]
+fn mask(n: usize) -> __mmask16 {
+    ((1u32 << n) - 1) as __mmask16
+}
+
+// SAFETY (every `unsafe` block in this impl that only calls intrinsics): `Z16` is only used
+// inside functions compiled with the Avx512 level's target features, which are only called on
+// CPUs that have them; these methods inline into them.
+impl V16 for Z16 {
+    type D = [__m512d; 2];
+
+    #[inline(always)]
+    fn splat(v: f32) -> Self {
+        // SAFETY: see the impl comment.
+        unsafe { Z16(_mm512_set1_ps(v)) }
+    }
+    #[inline(always)]
+    fn add(self, o: Self) -> Self {
+        // SAFETY: see the impl comment.
+        unsafe { Z16(_mm512_add_ps(self.0, o.0)) }
+    }
+    #[inline(always)]
+    fn sub(self, o: Self) -> Self {
+        // SAFETY: see the impl comment.
+        unsafe { Z16(_mm512_sub_ps(self.0, o.0)) }
+    }
+    #[inline(always)]
+    fn mul(self, o: Self) -> Self {
+        // SAFETY: see the impl comment.
+        unsafe { Z16(_mm512_mul_ps(self.0, o.0)) }
+    }
+    #[inline(always)]
+    fn max(self, o: Self) -> Self {
+        // SAFETY: see the impl comment. (`vmaxps a, b` is `a > b ? a : b`.)
+        unsafe { Z16(_mm512_max_ps(self.0, o.0)) }
+    }
+    #[inline(always)]
+    fn fmadd<const FUSED: bool>(a: Self, b: Self, c: Self) -> Self {
+        if FUSED {
+            // SAFETY: see the impl comment.
+            unsafe { Z16(_mm512_fmadd_ps(a.0, b.0, c.0)) }
+        } else {
+            a.mul(b).add(c)
+        }
+    }
+    #[inline(always)]
+    fn pow2_scale<const FUSED: bool>(p: Self, k: Self) -> Self {
+        // SAFETY: see the impl comment.
+        unsafe {
+            if FUSED {
+                Z16(_mm512_scalef_ps(p.0, k.0))
+            } else {
+                let bits = _mm512_slli_epi32::<23>(_mm512_add_epi32(
+                    _mm512_cvttps_epi32(k.0),
+                    _mm512_set1_epi32(127),
+                ));
+                let keep = _mm512_cmp_ps_mask::<_CMP_NLT_UQ>(k.0, _mm512_set1_ps(-126.0));
+                Z16(_mm512_maskz_mul_ps(keep, p.0, _mm512_castsi512_ps(bits)))
+            }
+        }
+    }
+    #[inline(always)]
+    fn hmax(self) -> f32 {
+        // SAFETY: see the impl comment.
+        unsafe {
+            let lo = _mm512_castps512_ps256(self.0);
+            let hi = _mm256_castpd_ps(_mm512_extractf64x4_pd::<1>(_mm512_castps_pd(self.0)));
+            let m = _mm256_max_ps(lo, hi); // (i, i+8)
+            let m = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps::<1>(m)); // (i, i+4)
+            let m = _mm_max_ps(m, _mm_movehl_ps(m, m)); // (i, i+2)
+            let m = _mm_max_ss(m, _mm_movehdup_ps(m)); // (0, 1)
+            _mm_cvtss_f32(m)
+        }
+    }
+    #[inline(always)]
+    fn dzero() -> Self::D {
+        // SAFETY: see the impl comment.
+        unsafe { [_mm512_setzero_pd(); 2] }
+    }
+    #[inline(always)]
+    fn dadd(acc: Self::D, v: Self) -> Self::D {
+        // SAFETY: see the impl comment.
+        unsafe {
+            let lo = _mm512_castps512_ps256(v.0);
+            let hi = _mm256_castpd_ps(_mm512_extractf64x4_pd::<1>(_mm512_castps_pd(v.0)));
+            [
+                _mm512_add_pd(acc[0], _mm512_cvtps_pd(lo)),
+                _mm512_add_pd(acc[1], _mm512_cvtps_pd(hi)),
+            ]
+        }
+    }
+    #[inline(always)]
+    fn dsum(acc: Self::D) -> f64 {
+        // SAFETY: see the impl comment.
+        unsafe {
+            let e = _mm512_add_pd(acc[0], acc[1]); // (i, i+8)
+            let f = _mm256_add_pd(_mm512_castpd512_pd256(e), _mm512_extractf64x4_pd::<1>(e)); // (i, i+4)
+            let g = _mm_add_pd(_mm256_castpd256_pd128(f), _mm256_extractf128_pd::<1>(f)); // (i, i+2)
+            _mm_cvtsd_f64(_mm_add_sd(g, _mm_unpackhi_pd(g, g))) // (0, 1)
+        }
+    }
+
+    #[inline(always)]
+    unsafe fn load_f32(p: *const f32) -> Self {
+        // SAFETY: 16 readable elements (caller); see the impl comment.
+        unsafe { Z16(_mm512_loadu_ps(p)) }
+    }
+    #[inline(always)]
+    unsafe fn load_f32_partial(p: *const f32, n: usize, fill: f32) -> Self {
+        // SAFETY: the mask selects the n readable elements only (caller); see the impl comment.
+        unsafe { Z16(_mm512_mask_loadu_ps(_mm512_set1_ps(fill), mask(n), p)) }
+    }
+    #[inline(always)]
+    unsafe fn load_f16(p: *const u16) -> Self {
+        // SAFETY: 16 readable elements (caller); see the impl comment.
+        unsafe { Z16(_mm512_cvtph_ps(_mm256_loadu_si256(p.cast()))) }
+    }
+    #[inline(always)]
+    unsafe fn load_f16_partial(p: *const u16, n: usize, fill: f32) -> Self {
+        // SAFETY: the mask selects the n readable elements only (caller); see the impl comment.
+        unsafe {
+            let v = _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(mask(n), p.cast()));
+            Z16(_mm512_mask_blend_ps(mask(n), _mm512_set1_ps(fill), v))
+        }
+    }
+    #[inline(always)]
+    unsafe fn load_bf16(p: *const u16) -> Self {
+        // SAFETY: 16 readable elements (caller); see the impl comment.
+        unsafe { Z16(cvt::bf16x16_to_f32(_mm256_loadu_si256(p.cast()))) }
+    }
+    #[inline(always)]
+    unsafe fn load_bf16_partial(p: *const u16, n: usize, fill: f32) -> Self {
+        // SAFETY: the mask selects the n readable elements only (caller); see the impl comment.
+        unsafe {
+            let v = cvt::bf16x16_to_f32(_mm256_maskz_loadu_epi16(mask(n), p.cast()));
+            Z16(_mm512_mask_blend_ps(mask(n), _mm512_set1_ps(fill), v))
+        }
+    }
+    #[inline(always)]
+    unsafe fn store_f32(self, p: *mut f32) {
+        // SAFETY: 16 writable elements (caller); see the impl comment.
+        unsafe { _mm512_storeu_ps(p, self.0) }
+    }
+    #[inline(always)]
+    unsafe fn store_f32_partial(self, p: *mut f32, n: usize) {
+        // SAFETY: the mask selects the n writable elements only (caller); see the impl comment.
+        unsafe { _mm512_mask_storeu_ps(p, mask(n), self.0) }
+    }
+    #[inline(always)]
+    unsafe fn store_f16(self, p: *mut u16) {
+        // SAFETY: 16 writable elements (caller); see the impl comment.
+        unsafe { _mm256_storeu_si256(p.cast(), cvt::f32x16_to_f16(self.0)) }
+    }
+    #[inline(always)]
+    unsafe fn store_f16_partial(self, p: *mut u16, n: usize) {
+        // SAFETY: the mask selects the n writable elements only (caller); see the impl comment.
+        unsafe { _mm256_mask_storeu_epi16(p.cast(), mask(n), cvt::f32x16_to_f16(self.0)) }
+    }
+    #[inline(always)]
+    unsafe fn store_bf16(self, p: *mut u16) {
+        // SAFETY: 16 writable elements (caller); see the impl comment.
+        unsafe { _mm256_storeu_si256(p.cast(), cvt::f32x16_to_bf16(self.0)) }
+    }
+    #[inline(always)]
+    unsafe fn store_bf16_partial(self, p: *mut u16, n: usize) {
+        // SAFETY: the mask selects the n writable elements only (caller); see the impl comment.
+        unsafe { _mm256_mask_storeu_epi16(p.cast(), mask(n), cvt::f32x16_to_bf16(self.0)) }
+    }
+}

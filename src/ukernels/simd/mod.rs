@@ -1,0 +1,215 @@
+//! A 16-lane f32 vector abstraction, so that each multi-pass algorithm (softmax, log-softmax)
+//! is written once and instantiated per ISA: [`scalar::S16`] (portable, a plain array),
+//! [`avx2::A16`] (two `__m256`), [`avx512::Z16`] (one `__m512`).
+//!
+//! Every implementation has exactly 16 lanes and the same reduction trees ([`V16::hmax`],
+//! [`V16::dsum`]), and every non-`FUSED` operation is one IEEE operation per lane; so a
+//! generic kernel run with `FUSED = false` gives bit-identical results on every ISA
+//! (`NNK_FLAG_CONSISTENT_ARITHMETIC`). `FUSED = true` lets an ISA use FMA (and AVX-512's
+//! `scalef`), which is faster and at least as accurate but not reproducible across ISAs.
+//!
+//! Methods are `#[inline(always)]` and carry no `#[target_feature]`: they are only called from
+//! kernels that enable the ISA's features (memchr's approach), into which they inline.
+
+#[cfg(target_arch = "x86_64")]
+pub mod avx2;
+#[cfg(target_arch = "x86_64")]
+pub mod avx512;
+pub mod scalar;
+
+/// 16 f32 lanes.
+pub trait V16: Copy {
+    /// 16 f64 lanes, for accumulating block sums.
+    type D: Copy;
+
+    /// All lanes `v`.
+    fn splat(v: f32) -> Self;
+    /// Lane-wise `a + b`.
+    fn add(self, o: Self) -> Self;
+    /// Lane-wise `a - b`.
+    fn sub(self, o: Self) -> Self;
+    /// Lane-wise `a * b`.
+    fn mul(self, o: Self) -> Self;
+    /// Lane-wise `if self > o { self } else { o }` (so a NaN in `o` is kept, x86 `maxps`).
+    fn max(self, o: Self) -> Self;
+    /// `a * b + c`: fused where `FUSED` and the ISA has FMA, else two roundings.
+    fn fmadd<const FUSED: bool>(a: Self, b: Self, c: Self) -> Self;
+    /// `p * 2^k` for integer-valued `k <= 127`. Without `FUSED`: exactly `p * 2^k` for
+    /// `k >= -126` and 0 below (no subnormal results). With `FUSED` an ISA may instead round
+    /// correctly into the subnormal range (AVX-512 `scalef`).
+    fn pow2_scale<const FUSED: bool>(p: Self, k: Self) -> Self;
+    /// The maximum lane, by a fixed tree: lanes (i, i+8), then (i, i+4), (i, i+2), (0, 1).
+    fn hmax(self) -> f32;
+    /// 16 f64 zeros.
+    fn dzero() -> Self::D;
+    /// `acc + f64(v)`, lane-wise (exact conversion, one f64 rounding).
+    fn dadd(acc: Self::D, v: Self) -> Self::D;
+    /// The sum of the 16 f64 lanes by the fixed tree of [`V16::hmax`].
+    fn dsum(acc: Self::D) -> f64;
+
+    /// Loads 16 f32.
+    ///
+    /// # Safety
+    /// 16 readable elements at `p`.
+    unsafe fn load_f32(p: *const f32) -> Self;
+    /// Loads `n < 16` f32; lanes `n..16` are `fill`.
+    ///
+    /// # Safety
+    /// `n` readable elements at `p`.
+    unsafe fn load_f32_partial(p: *const f32, n: usize, fill: f32) -> Self;
+    /// Loads 16 f16 (IEEE half bits), widened exactly.
+    ///
+    /// # Safety
+    /// 16 readable elements at `p`.
+    unsafe fn load_f16(p: *const u16) -> Self;
+    /// Loads `n < 16` f16; lanes `n..16` are `fill`.
+    ///
+    /// # Safety
+    /// `n` readable elements at `p`.
+    unsafe fn load_f16_partial(p: *const u16, n: usize, fill: f32) -> Self;
+    /// Loads 16 bf16, widened exactly.
+    ///
+    /// # Safety
+    /// 16 readable elements at `p`.
+    unsafe fn load_bf16(p: *const u16) -> Self;
+    /// Loads `n < 16` bf16; lanes `n..16` are `fill`.
+    ///
+    /// # Safety
+    /// `n` readable elements at `p`.
+    unsafe fn load_bf16_partial(p: *const u16, n: usize, fill: f32) -> Self;
+    /// Stores 16 f32.
+    ///
+    /// # Safety
+    /// 16 writable elements at `p`.
+    unsafe fn store_f32(self, p: *mut f32);
+    /// Stores lanes `0..n` (`n < 16`).
+    ///
+    /// # Safety
+    /// `n` writable elements at `p`.
+    unsafe fn store_f32_partial(self, p: *mut f32, n: usize);
+    /// Stores 16 f16, rounded to nearest even.
+    ///
+    /// # Safety
+    /// 16 writable elements at `p`.
+    unsafe fn store_f16(self, p: *mut u16);
+    /// Stores lanes `0..n` as f16 (`n < 16`).
+    ///
+    /// # Safety
+    /// `n` writable elements at `p`.
+    unsafe fn store_f16_partial(self, p: *mut u16, n: usize);
+    /// Stores 16 bf16, rounded to nearest even.
+    ///
+    /// # Safety
+    /// 16 writable elements at `p`.
+    unsafe fn store_bf16(self, p: *mut u16);
+    /// Stores lanes `0..n` as bf16 (`n < 16`).
+    ///
+    /// # Safety
+    /// `n` writable elements at `p`.
+    unsafe fn store_bf16_partial(self, p: *mut u16, n: usize);
+}
+
+/// An element type stored in memory and computed in f32.
+pub trait Elem: 'static {
+    /// The storage type (`f32`, or `u16` bits).
+    type S: Copy + Default + 'static;
+    /// Short name used in kernel names.
+    const NAME: &'static str;
+    /// Loads 16 elements.
+    ///
+    /// # Safety
+    /// 16 readable elements at `p`.
+    unsafe fn load<V: V16>(p: *const Self::S) -> V;
+    /// Loads `n < 16` elements, other lanes `fill`.
+    ///
+    /// # Safety
+    /// `n` readable elements at `p`.
+    unsafe fn load_partial<V: V16>(p: *const Self::S, n: usize, fill: f32) -> V;
+    /// Stores 16 elements.
+    ///
+    /// # Safety
+    /// 16 writable elements at `p`.
+    unsafe fn store<V: V16>(v: V, p: *mut Self::S);
+    /// Stores lanes `0..n`.
+    ///
+    /// # Safety
+    /// `n` writable elements at `p`.
+    unsafe fn store_partial<V: V16>(v: V, p: *mut Self::S, n: usize);
+}
+
+/// f32 elements.
+pub struct F32;
+/// IEEE half elements (`u16` bits).
+pub struct F16;
+/// bfloat16 elements (`u16` bits).
+pub struct Bf16;
+
+macro_rules! elem {
+    ($t:ident, $s:ty, $name:literal, $load:ident, $loadp:ident, $store:ident, $storep:ident) => {
+        impl Elem for $t {
+            type S = $s;
+            const NAME: &'static str = $name;
+            #[inline(always)]
+            unsafe fn load<V: V16>(p: *const $s) -> V {
+                // SAFETY: forwarded contract.
+                unsafe { V::$load(p) }
+            }
+            #[inline(always)]
+            unsafe fn load_partial<V: V16>(p: *const $s, n: usize, fill: f32) -> V {
+                // SAFETY: forwarded contract.
+                unsafe { V::$loadp(p, n, fill) }
+            }
+            #[inline(always)]
+            unsafe fn store<V: V16>(v: V, p: *mut $s) {
+                // SAFETY: forwarded contract.
+                unsafe { v.$store(p) }
+            }
+            #[inline(always)]
+            unsafe fn store_partial<V: V16>(v: V, p: *mut $s, n: usize) {
+                // SAFETY: forwarded contract.
+                unsafe { v.$storep(p, n) }
+            }
+        }
+    };
+}
+elem!(
+    F32,
+    f32,
+    "f32",
+    load_f32,
+    load_f32_partial,
+    store_f32,
+    store_f32_partial
+);
+elem!(
+    F16,
+    u16,
+    "f16",
+    load_f16,
+    load_f16_partial,
+    store_f16,
+    store_f16_partial
+);
+elem!(
+    Bf16,
+    u16,
+    "bf16",
+    load_bf16,
+    load_bf16_partial,
+    store_bf16,
+    store_bf16_partial
+);
+
+/// The shared lane-index tree of `hmax`/`dsum` on a plain array: (i, i+8), (i, i+4), (i, i+2),
+/// then (0, 1).
+#[inline(always)]
+pub(crate) fn tree16<T: Copy>(mut v: [T; 16], f: impl Fn(T, T) -> T) -> T {
+    let mut width = 8;
+    while width >= 1 {
+        for i in 0..width {
+            v[i] = f(v[i], v[i + width]);
+        }
+        width /= 2;
+    }
+    v[0]
+}
