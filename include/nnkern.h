@@ -32,6 +32,14 @@
  */
 #define NNK_ISA_AVX512 2
 
+
+
+
+
+
+
+
+
 /**
  * The most threads a pool may have; more is `NNK_STATUS_INVALID_PARAMETER`.
  */
@@ -363,6 +371,330 @@ nnk_status nnk_delete_operator(nnk_operator *op);
  * `op` must be NULL or a live operator handle.
  */
 const char *nnk_operator_kernel_name(const nnk_operator *op);
+
+/**
+ * Creates a softmax operator over f32 rows (softmax along the last axis).
+ * `flags`: `NNK_FLAG_CONSISTENT_ARITHMETIC`, `NNK_FLAG_NAN_ON_EMPTY_ROW`,
+ * `NNK_FLAG_SOFTMAX_THREE_PASS` or `NNK_FLAG_SOFTMAX_TWO_PASS` (not both); other bits are
+ * `NNK_STATUS_INVALID_PARAMETER`. Writes the handle to `*op`; nothing is written on failure.
+ *
+ * # Safety
+ * `op` must be NULL (rejected) or valid for a pointer write.
+ */
+nnk_status nnk_create_softmax_nc_f32(uint32_t flags, nnk_operator **op);
+
+/**
+ * Sets the shape: `batch_size` rows of `channels` (>= 1) elements, `input_stride` and
+ * `output_stride` elements apart (each >= channels). `batch_size` may be 0. Picks the
+ * algorithm. An operator of another type is `NNK_STATUS_INVALID_PARAMETER`.
+ *
+ * # Safety
+ * `op` must be NULL or a live operator handle.
+ */
+nnk_status nnk_reshape_softmax_nc_f32(nnk_operator *op,
+                                      size_t channels,
+                                      size_t input_stride,
+                                      size_t output_stride,
+                                      size_t batch_size);
+
+/**
+ * Sets the buffers: non-NULL (unless the batch is 0), element-aligned; `input == output`
+ * with equal strides computes in place, any other overlap is `NNK_STATUS_INVALID_PARAMETER`.
+ * `NNK_STATUS_INVALID_STATE` before a reshape.
+ *
+ * # Safety
+ * `op` must be NULL or a live operator handle; the buffers must stay valid for every run.
+ */
+nnk_status nnk_setup_softmax_nc_f32(nnk_operator *op, const float *input, float *output);
+
+/**
+ * One-shot softmax: `y = exp(x - max) / sum(exp(x - max))` over each row: `batch` rows of `channels` elements, strides in elements (>= channels);
+ * `batch == 0` succeeds without touching anything. Accuracy: every output within 1e-6 relative (+1e-37 absolute) of the exact value for f32. `-inf` entries give 0
+ * (log: `-inf`); a row of only `-inf` gives zeros (log: `-inf`), or NaN with
+ * `NNK_FLAG_NAN_ON_EMPTY_ROW`; a NaN anywhere makes the row NaN; `+inf` entries share the
+ * mass equally. Same checks and flags as the operator form; `tp` may be NULL.
+ *
+ * # Safety
+ * The buffers must be valid for the shape; `tp` NULL or a live pool.
+ */
+nnk_status nnk_softmax_nc_f32(size_t batch,
+                              size_t channels,
+                              const float *input,
+                              size_t input_stride,
+                              float *output,
+                              size_t output_stride,
+                              uint32_t flags,
+                              nnk_threadpool *tp);
+
+/**
+ * Creates a softmax operator over f16 rows (softmax along the last axis).
+ * `flags`: `NNK_FLAG_CONSISTENT_ARITHMETIC`, `NNK_FLAG_NAN_ON_EMPTY_ROW`,
+ * `NNK_FLAG_SOFTMAX_THREE_PASS` or `NNK_FLAG_SOFTMAX_TWO_PASS` (not both); other bits are
+ * `NNK_STATUS_INVALID_PARAMETER`. Writes the handle to `*op`; nothing is written on failure.
+ *
+ * # Safety
+ * `op` must be NULL (rejected) or valid for a pointer write.
+ */
+nnk_status nnk_create_softmax_nc_f16(uint32_t flags, nnk_operator **op);
+
+/**
+ * Sets the shape: `batch_size` rows of `channels` (>= 1) elements, `input_stride` and
+ * `output_stride` elements apart (each >= channels). `batch_size` may be 0. Picks the
+ * algorithm. An operator of another type is `NNK_STATUS_INVALID_PARAMETER`.
+ *
+ * # Safety
+ * `op` must be NULL or a live operator handle.
+ */
+nnk_status nnk_reshape_softmax_nc_f16(nnk_operator *op,
+                                      size_t channels,
+                                      size_t input_stride,
+                                      size_t output_stride,
+                                      size_t batch_size);
+
+/**
+ * Sets the buffers: non-NULL (unless the batch is 0), element-aligned; `input == output`
+ * with equal strides computes in place, any other overlap is `NNK_STATUS_INVALID_PARAMETER`.
+ * `NNK_STATUS_INVALID_STATE` before a reshape.
+ *
+ * # Safety
+ * `op` must be NULL or a live operator handle; the buffers must stay valid for every run.
+ */
+nnk_status nnk_setup_softmax_nc_f16(nnk_operator *op, const uint16_t *input, uint16_t *output);
+
+/**
+ * One-shot softmax: `y = exp(x - max) / sum(exp(x - max))` over each row: `batch` rows of `channels` elements, strides in elements (>= channels);
+ * `batch == 0` succeeds without touching anything. Accuracy: every output within 1e-6 relative (+1e-37 absolute) of the exact value for f32. `-inf` entries give 0
+ * (log: `-inf`); a row of only `-inf` gives zeros (log: `-inf`), or NaN with
+ * `NNK_FLAG_NAN_ON_EMPTY_ROW`; a NaN anywhere makes the row NaN; `+inf` entries share the
+ * mass equally. Elements are f16 bits (`uint16_t`), computed in f32 and rounded once (to nearest even) on store. Same checks and flags as the operator form; `tp` may be NULL.
+ *
+ * # Safety
+ * The buffers must be valid for the shape; `tp` NULL or a live pool.
+ */
+nnk_status nnk_softmax_nc_f16(size_t batch,
+                              size_t channels,
+                              const uint16_t *input,
+                              size_t input_stride,
+                              uint16_t *output,
+                              size_t output_stride,
+                              uint32_t flags,
+                              nnk_threadpool *tp);
+
+/**
+ * Creates a softmax operator over bf16 rows (softmax along the last axis).
+ * `flags`: `NNK_FLAG_CONSISTENT_ARITHMETIC`, `NNK_FLAG_NAN_ON_EMPTY_ROW`,
+ * `NNK_FLAG_SOFTMAX_THREE_PASS` or `NNK_FLAG_SOFTMAX_TWO_PASS` (not both); other bits are
+ * `NNK_STATUS_INVALID_PARAMETER`. Writes the handle to `*op`; nothing is written on failure.
+ *
+ * # Safety
+ * `op` must be NULL (rejected) or valid for a pointer write.
+ */
+nnk_status nnk_create_softmax_nc_bf16(uint32_t flags, nnk_operator **op);
+
+/**
+ * Sets the shape: `batch_size` rows of `channels` (>= 1) elements, `input_stride` and
+ * `output_stride` elements apart (each >= channels). `batch_size` may be 0. Picks the
+ * algorithm. An operator of another type is `NNK_STATUS_INVALID_PARAMETER`.
+ *
+ * # Safety
+ * `op` must be NULL or a live operator handle.
+ */
+nnk_status nnk_reshape_softmax_nc_bf16(nnk_operator *op,
+                                       size_t channels,
+                                       size_t input_stride,
+                                       size_t output_stride,
+                                       size_t batch_size);
+
+/**
+ * Sets the buffers: non-NULL (unless the batch is 0), element-aligned; `input == output`
+ * with equal strides computes in place, any other overlap is `NNK_STATUS_INVALID_PARAMETER`.
+ * `NNK_STATUS_INVALID_STATE` before a reshape.
+ *
+ * # Safety
+ * `op` must be NULL or a live operator handle; the buffers must stay valid for every run.
+ */
+nnk_status nnk_setup_softmax_nc_bf16(nnk_operator *op, const uint16_t *input, uint16_t *output);
+
+/**
+ * One-shot softmax: `y = exp(x - max) / sum(exp(x - max))` over each row: `batch` rows of `channels` elements, strides in elements (>= channels);
+ * `batch == 0` succeeds without touching anything. Accuracy: every output within 1e-6 relative (+1e-37 absolute) of the exact value for f32. `-inf` entries give 0
+ * (log: `-inf`); a row of only `-inf` gives zeros (log: `-inf`), or NaN with
+ * `NNK_FLAG_NAN_ON_EMPTY_ROW`; a NaN anywhere makes the row NaN; `+inf` entries share the
+ * mass equally. Elements are bf16 bits (`uint16_t`), computed in f32 and rounded once (to nearest even) on store. Same checks and flags as the operator form; `tp` may be NULL.
+ *
+ * # Safety
+ * The buffers must be valid for the shape; `tp` NULL or a live pool.
+ */
+nnk_status nnk_softmax_nc_bf16(size_t batch,
+                               size_t channels,
+                               const uint16_t *input,
+                               size_t input_stride,
+                               uint16_t *output,
+                               size_t output_stride,
+                               uint32_t flags,
+                               nnk_threadpool *tp);
+
+/**
+ * Creates a log-softmax operator over f32 rows (log_softmax along the last axis).
+ * `flags`: `NNK_FLAG_CONSISTENT_ARITHMETIC`, `NNK_FLAG_NAN_ON_EMPTY_ROW`,
+ * `NNK_FLAG_SOFTMAX_THREE_PASS` or `NNK_FLAG_SOFTMAX_TWO_PASS` (not both); other bits are
+ * `NNK_STATUS_INVALID_PARAMETER`. Writes the handle to `*op`; nothing is written on failure.
+ *
+ * # Safety
+ * `op` must be NULL (rejected) or valid for a pointer write.
+ */
+nnk_status nnk_create_log_softmax_nc_f32(uint32_t flags, nnk_operator **op);
+
+/**
+ * Sets the shape: `batch_size` rows of `channels` (>= 1) elements, `input_stride` and
+ * `output_stride` elements apart (each >= channels). `batch_size` may be 0. Picks the
+ * algorithm. An operator of another type is `NNK_STATUS_INVALID_PARAMETER`.
+ *
+ * # Safety
+ * `op` must be NULL or a live operator handle.
+ */
+nnk_status nnk_reshape_log_softmax_nc_f32(nnk_operator *op,
+                                          size_t channels,
+                                          size_t input_stride,
+                                          size_t output_stride,
+                                          size_t batch_size);
+
+/**
+ * Sets the buffers: non-NULL (unless the batch is 0), element-aligned; `input == output`
+ * with equal strides computes in place, any other overlap is `NNK_STATUS_INVALID_PARAMETER`.
+ * `NNK_STATUS_INVALID_STATE` before a reshape.
+ *
+ * # Safety
+ * `op` must be NULL or a live operator handle; the buffers must stay valid for every run.
+ */
+nnk_status nnk_setup_log_softmax_nc_f32(nnk_operator *op, const float *input, float *output);
+
+/**
+ * One-shot log-softmax: `y = x - max - ln(sum(exp(x - max)))` over each row: `batch` rows of `channels` elements, strides in elements (>= channels);
+ * `batch == 0` succeeds without touching anything. Accuracy: every output within 2e-6 + 1e-6 relative of the exact value for f32. `-inf` entries give 0
+ * (log: `-inf`); a row of only `-inf` gives zeros (log: `-inf`), or NaN with
+ * `NNK_FLAG_NAN_ON_EMPTY_ROW`; a NaN anywhere makes the row NaN; `+inf` entries share the
+ * mass equally. Same checks and flags as the operator form; `tp` may be NULL.
+ *
+ * # Safety
+ * The buffers must be valid for the shape; `tp` NULL or a live pool.
+ */
+nnk_status nnk_log_softmax_nc_f32(size_t batch,
+                                  size_t channels,
+                                  const float *input,
+                                  size_t input_stride,
+                                  float *output,
+                                  size_t output_stride,
+                                  uint32_t flags,
+                                  nnk_threadpool *tp);
+
+/**
+ * Creates a log-softmax operator over f16 rows (log_softmax along the last axis).
+ * `flags`: `NNK_FLAG_CONSISTENT_ARITHMETIC`, `NNK_FLAG_NAN_ON_EMPTY_ROW`,
+ * `NNK_FLAG_SOFTMAX_THREE_PASS` or `NNK_FLAG_SOFTMAX_TWO_PASS` (not both); other bits are
+ * `NNK_STATUS_INVALID_PARAMETER`. Writes the handle to `*op`; nothing is written on failure.
+ *
+ * # Safety
+ * `op` must be NULL (rejected) or valid for a pointer write.
+ */
+nnk_status nnk_create_log_softmax_nc_f16(uint32_t flags, nnk_operator **op);
+
+/**
+ * Sets the shape: `batch_size` rows of `channels` (>= 1) elements, `input_stride` and
+ * `output_stride` elements apart (each >= channels). `batch_size` may be 0. Picks the
+ * algorithm. An operator of another type is `NNK_STATUS_INVALID_PARAMETER`.
+ *
+ * # Safety
+ * `op` must be NULL or a live operator handle.
+ */
+nnk_status nnk_reshape_log_softmax_nc_f16(nnk_operator *op,
+                                          size_t channels,
+                                          size_t input_stride,
+                                          size_t output_stride,
+                                          size_t batch_size);
+
+/**
+ * Sets the buffers: non-NULL (unless the batch is 0), element-aligned; `input == output`
+ * with equal strides computes in place, any other overlap is `NNK_STATUS_INVALID_PARAMETER`.
+ * `NNK_STATUS_INVALID_STATE` before a reshape.
+ *
+ * # Safety
+ * `op` must be NULL or a live operator handle; the buffers must stay valid for every run.
+ */
+nnk_status nnk_setup_log_softmax_nc_f16(nnk_operator *op, const uint16_t *input, uint16_t *output);
+
+/**
+ * One-shot log-softmax: `y = x - max - ln(sum(exp(x - max)))` over each row: `batch` rows of `channels` elements, strides in elements (>= channels);
+ * `batch == 0` succeeds without touching anything. Accuracy: every output within 2e-6 + 1e-6 relative of the exact value for f32. `-inf` entries give 0
+ * (log: `-inf`); a row of only `-inf` gives zeros (log: `-inf`), or NaN with
+ * `NNK_FLAG_NAN_ON_EMPTY_ROW`; a NaN anywhere makes the row NaN; `+inf` entries share the
+ * mass equally. Elements are f16 bits (`uint16_t`), computed in f32 and rounded once (to nearest even) on store. Same checks and flags as the operator form; `tp` may be NULL.
+ *
+ * # Safety
+ * The buffers must be valid for the shape; `tp` NULL or a live pool.
+ */
+nnk_status nnk_log_softmax_nc_f16(size_t batch,
+                                  size_t channels,
+                                  const uint16_t *input,
+                                  size_t input_stride,
+                                  uint16_t *output,
+                                  size_t output_stride,
+                                  uint32_t flags,
+                                  nnk_threadpool *tp);
+
+/**
+ * Creates a log-softmax operator over bf16 rows (log_softmax along the last axis).
+ * `flags`: `NNK_FLAG_CONSISTENT_ARITHMETIC`, `NNK_FLAG_NAN_ON_EMPTY_ROW`,
+ * `NNK_FLAG_SOFTMAX_THREE_PASS` or `NNK_FLAG_SOFTMAX_TWO_PASS` (not both); other bits are
+ * `NNK_STATUS_INVALID_PARAMETER`. Writes the handle to `*op`; nothing is written on failure.
+ *
+ * # Safety
+ * `op` must be NULL (rejected) or valid for a pointer write.
+ */
+nnk_status nnk_create_log_softmax_nc_bf16(uint32_t flags, nnk_operator **op);
+
+/**
+ * Sets the shape: `batch_size` rows of `channels` (>= 1) elements, `input_stride` and
+ * `output_stride` elements apart (each >= channels). `batch_size` may be 0. Picks the
+ * algorithm. An operator of another type is `NNK_STATUS_INVALID_PARAMETER`.
+ *
+ * # Safety
+ * `op` must be NULL or a live operator handle.
+ */
+nnk_status nnk_reshape_log_softmax_nc_bf16(nnk_operator *op,
+                                           size_t channels,
+                                           size_t input_stride,
+                                           size_t output_stride,
+                                           size_t batch_size);
+
+/**
+ * Sets the buffers: non-NULL (unless the batch is 0), element-aligned; `input == output`
+ * with equal strides computes in place, any other overlap is `NNK_STATUS_INVALID_PARAMETER`.
+ * `NNK_STATUS_INVALID_STATE` before a reshape.
+ *
+ * # Safety
+ * `op` must be NULL or a live operator handle; the buffers must stay valid for every run.
+ */
+nnk_status nnk_setup_log_softmax_nc_bf16(nnk_operator *op, const uint16_t *input, uint16_t *output);
+
+/**
+ * One-shot log-softmax: `y = x - max - ln(sum(exp(x - max)))` over each row: `batch` rows of `channels` elements, strides in elements (>= channels);
+ * `batch == 0` succeeds without touching anything. Accuracy: every output within 2e-6 + 1e-6 relative of the exact value for f32. `-inf` entries give 0
+ * (log: `-inf`); a row of only `-inf` gives zeros (log: `-inf`), or NaN with
+ * `NNK_FLAG_NAN_ON_EMPTY_ROW`; a NaN anywhere makes the row NaN; `+inf` entries share the
+ * mass equally. Elements are bf16 bits (`uint16_t`), computed in f32 and rounded once (to nearest even) on store. Same checks and flags as the operator form; `tp` may be NULL.
+ *
+ * # Safety
+ * The buffers must be valid for the shape; `tp` NULL or a live pool.
+ */
+nnk_status nnk_log_softmax_nc_bf16(size_t batch,
+                                   size_t channels,
+                                   const uint16_t *input,
+                                   size_t input_stride,
+                                   uint16_t *output,
+                                   size_t output_stride,
+                                   uint32_t flags,
+                                   nnk_threadpool *tp);
 
 /**
  * Creates a pool of `threads` threads in all, counting the thread that calls

@@ -12,6 +12,7 @@ use crate::status::{Result, Status};
 
 pub mod convert;
 pub mod operator;
+pub mod softmax;
 pub mod threadpool;
 
 pub use operator::nnk_operator;

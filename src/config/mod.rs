@@ -5,6 +5,7 @@ use std::ffi::CStr;
 
 use crate::isa::IsaLevel;
 
+pub mod softmax;
 pub mod vcvt;
 
 /// One microkernel: its registry name (XNNPACK's readable form, returned by

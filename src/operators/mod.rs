@@ -4,6 +4,7 @@
 
 pub mod buffer;
 pub mod convert;
+pub mod softmax;
 
 use crate::isa::IsaLevel;
 use crate::status::{Result, Status};
@@ -64,6 +65,12 @@ pub enum Body {
     ConvertNarrow(ConvertOp<f32, u16>),
     /// f16 or bf16 → f32.
     ConvertWiden(ConvertOp<u16, f32>),
+    /// Softmax or log-softmax over f32 rows.
+    SoftmaxF32(softmax::SoftmaxOp<crate::ukernels::simd::F32>),
+    /// Softmax or log-softmax over f16 rows.
+    SoftmaxF16(softmax::SoftmaxOp<crate::ukernels::simd::F16>),
+    /// Softmax or log-softmax over bf16 rows.
+    SoftmaxBf16(softmax::SoftmaxOp<crate::ukernels::simd::Bf16>),
 }
 
 /// An operator: type-specific body plus the lifecycle state shared by all.
@@ -103,6 +110,9 @@ impl Operator {
         match &self.body {
             Body::ConvertNarrow(c) => c.kernel_name(),
             Body::ConvertWiden(c) => c.kernel_name(),
+            Body::SoftmaxF32(o) => o.kernel_name(),
+            Body::SoftmaxF16(o) => o.kernel_name(),
+            Body::SoftmaxBf16(o) => o.kernel_name(),
         }
     }
 
@@ -144,6 +154,9 @@ impl Operator {
         match &self.body {
             Body::ConvertNarrow(c) => c.run(tp),
             Body::ConvertWiden(c) => c.run(tp),
+            Body::SoftmaxF32(o) => o.run(tp),
+            Body::SoftmaxF16(o) => o.run(tp),
+            Body::SoftmaxBf16(o) => o.run(tp),
         }
     }
 }

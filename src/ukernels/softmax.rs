@@ -2,8 +2,8 @@
 //! `scalar`, `avx2` and `avx512`.
 //!
 //! # exp
-//! `exp_rel(x)` computes `exp(x - shift) * 2^-n_ref` for `x` clamped below at `lo` (a NaN stays
-//! NaN), by range reduction and a polynomial:
+//! `exp_rel(x)` computes `exp(x - shift) * 2^-n_ref` with `x - shift` clamped below at `lo` (a
+//! NaN stays NaN), by range reduction and a polynomial:
 //! - `n = round(x * log2(e))` (magic-bias rounding), `t = x - n*LN2_HI - n*LN2_LO` (Cody–Waite:
 //!   `LN2_HI` has 13 significant bits, so `n * LN2_HI` is exact for `|n| < 2^11`, i.e.
 //!   `|x| < 1419`; callers keep `|x| < 1024`);
@@ -20,6 +20,8 @@
 //! integer `n_ref = round(max * log2(e))`, so every ratio `exp(x - max)` keeps f32 accuracy.
 //! Rows whose max is beyond ±1024 (where `n * LN2_HI` would be inexact) use `shift = max`
 //! instead: there `x - max` is exact for every `x >= max - 105`, and anything lower is 0.
+//! Log-softmax, which needs only the sum (where an element's tiny relative error is weighted by
+//! its tiny share), always uses `shift = max`, so that the max element contributes exactly 1.
 //!
 //! # Sums
 //! Each kernel sums in blocks of 256 elements with four f32 accumulators (4 terms per lane per
@@ -168,12 +170,12 @@ pub const UNDERFLOW_SPAN: f32 = 105.0;
 /// Elements per block (see "Sums" in the module docs).
 pub const BLOCK: usize = 256;
 
-/// Parameters of `exp_rel`: `exp(max(x, lo) - shift) * 2^-n_ref`.
+/// Parameters of `exp_rel`: `exp(max(x - shift, lo)) * 2^-n_ref`.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct ExpParams {
-    /// Lower clamp; NaN inputs are kept.
+    /// Lower clamp of `x - shift`; NaN inputs are kept.
     pub lo: f32,
-    /// Subtracted after clamping (0, or the row max for huge rows).
+    /// Subtracted first (0, or the row max).
     pub shift: f32,
     /// Integer-valued exponent divided out of every result.
     pub n_ref: f32,
@@ -185,21 +187,28 @@ pub fn round_log2e(v: f32) -> f32 {
 }
 
 impl ExpParams {
-    /// Parameters for `exp(x - max)` in a row whose (finite) max is `max`.
+    /// Parameters for `exp(x - max)` in a row whose (finite) max is `max`, keeping each
+    /// ratio accurate to f32 (the result is scaled by `2^-round(max log2 e) * exp(max)`,
+    /// undone by [`ExpParams::log_offset`] or by normalizing).
     pub fn for_max(max: f32) -> ExpParams {
-        let lo = max - UNDERFLOW_SPAN;
         if max.abs() < SHIFT_LIMIT {
             ExpParams {
-                lo,
+                lo: max - UNDERFLOW_SPAN,
                 shift: 0.0,
                 n_ref: round_log2e(max),
             }
         } else {
-            ExpParams {
-                lo,
-                shift: max,
-                n_ref: 0.0,
-            }
+            ExpParams::shifted(max)
+        }
+    }
+
+    /// Parameters for exactly `exp(x - max)` (`x - max` formed in f32: exact for the terms
+    /// that matter to a sum, and 1 for `x == max`).
+    pub fn shifted(max: f32) -> ExpParams {
+        ExpParams {
+            lo: -UNDERFLOW_SPAN,
+            shift: max,
+            n_ref: 0.0,
         }
     }
 
@@ -210,10 +219,11 @@ impl ExpParams {
     }
 }
 
-/// `exp(max(x, lo) - shift) * 2^-n_ref`, see the module docs.
+/// `exp(max(x - shift, lo)) * 2^-n_ref` as `(p, k)` with the value `p * 2^k`, `p` in
+/// [0.7, 1.5) (NaN for NaN input) and `k` integer-valued.
 #[inline(always)]
-pub fn exp_rel<V: V16, const FUSED: bool>(x: V, p: &ExpParams) -> V {
-    let x = V::splat(p.lo).max(x).sub(V::splat(p.shift));
+pub fn exp_parts<V: V16, const FUSED: bool>(x: V, p: &ExpParams) -> (V, V) {
+    let x = V::splat(p.lo).max(x.sub(V::splat(p.shift)));
     let n = V::fmadd::<FUSED>(x, V::splat(LOG2E), V::splat(MAGIC)).sub(V::splat(MAGIC));
     let t = V::fmadd::<FUSED>(n, V::splat(-LN2_HI), x);
     let t = V::fmadd::<FUSED>(n, V::splat(-LN2_LO), t);
@@ -222,8 +232,25 @@ pub fn exp_rel<V: V16, const FUSED: bool>(x: V, p: &ExpParams) -> V {
     q = V::fmadd::<FUSED>(q, t, V::splat(C3));
     q = V::fmadd::<FUSED>(q, t, V::splat(C2));
     q = V::fmadd::<FUSED>(q, t, V::splat(C1));
-    let e = V::fmadd::<FUSED>(q, t, V::splat(1.0));
-    V::pow2_scale::<FUSED>(e, n.sub(V::splat(p.n_ref)))
+    (
+        V::fmadd::<FUSED>(q, t, V::splat(1.0)),
+        n.sub(V::splat(p.n_ref)),
+    )
+}
+
+/// `exp(max(x - shift, lo)) * 2^-n_ref`, see the module docs (results below 2^-126 may be
+/// flushed to 0: fine for sums, and for f32 outputs within the 1e-37 absolute bound).
+#[inline(always)]
+pub fn exp_rel<V: V16, const FUSED: bool>(x: V, p: &ExpParams) -> V {
+    let (e, k) = exp_parts::<V, FUSED>(x, p);
+    V::pow2_scale::<FUSED>(e, k)
+}
+
+/// `exp_rel(x) * s` rounded once, also in the subnormal range (bf16 outputs keep theirs).
+#[inline(always)]
+fn exp_scaled<V: V16, const FUSED: bool>(x: V, p: &ExpParams, s: V) -> V {
+    let (e, k) = exp_parts::<V, FUSED>(x, p);
+    V::pow2_scale_exact::<FUSED>(e.mul(s), k)
 }
 
 /// Row maximum. NaN inputs may or may not show (the sums catch them).
@@ -393,23 +420,26 @@ pub unsafe fn vscaleexp<V: V16, T: Elem, const FUSED: bool>(
     // before it is written, so in-place works.
     unsafe {
         while i + 32 <= n {
-            let a = exp_rel::<V, FUSED>(T::load::<V>(x.add(i)), p).mul(s);
-            let b = exp_rel::<V, FUSED>(T::load::<V>(x.add(i + 16)), p).mul(s);
+            let a = exp_scaled::<V, FUSED>(T::load::<V>(x.add(i)), p, s);
+            let b = exp_scaled::<V, FUSED>(T::load::<V>(x.add(i + 16)), p, s);
             T::store(a, y.add(i));
             T::store(b, y.add(i + 16));
             i += 32;
         }
         while i + 16 <= n {
             T::store(
-                exp_rel::<V, FUSED>(T::load::<V>(x.add(i)), p).mul(s),
+                exp_scaled::<V, FUSED>(T::load::<V>(x.add(i)), p, s),
                 y.add(i),
             );
             i += 16;
         }
         if i < n {
-            let e =
-                exp_rel::<V, FUSED>(T::load_partial::<V>(x.add(i), n - i, f32::NEG_INFINITY), p);
-            T::store_partial(e.mul(s), y.add(i), n - i);
+            let e = exp_scaled::<V, FUSED>(
+                T::load_partial::<V>(x.add(i), n - i, f32::NEG_INFINITY),
+                p,
+                s,
+            );
+            T::store_partial(e, y.add(i), n - i);
         }
     }
 }

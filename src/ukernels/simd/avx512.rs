@@ -71,6 +71,11 @@ impl V16 for Z16 {
         }
     }
     #[inline(always)]
+    fn pow2_scale_exact<const FUSED: bool>(p: Self, k: Self) -> Self {
+        // SAFETY: see the impl comment. `scalef` rounds once, like the generic two-step form.
+        unsafe { Z16(_mm512_scalef_ps(p.0, k.0)) }
+    }
+    #[inline(always)]
     fn hmax(self) -> f32 {
         // SAFETY: see the impl comment.
         unsafe {

@@ -15,6 +15,8 @@
 pub mod avx2;
 #[cfg(target_arch = "x86_64")]
 pub mod avx512;
+use crate::ukernels::cvt;
+
 pub mod scalar;
 
 /// 16 f32 lanes.
@@ -38,6 +40,15 @@ pub trait V16: Copy {
     /// `k >= -126` and 0 below (no subnormal results). With `FUSED` an ISA may instead round
     /// correctly into the subnormal range (AVX-512 `scalef`).
     fn pow2_scale<const FUSED: bool>(p: Self, k: Self) -> Self;
+    /// `p * 2^k` for integer-valued `k <= 127`, rounded once even into the subnormal range
+    /// (`k < -190` gives 0). Identical on every ISA, fused or not.
+    fn pow2_scale_exact<const FUSED: bool>(p: Self, k: Self) -> Self {
+        // p * 2^k1 stays normal for the |p| >= 1/2 the kernels pass (k1 >= -126), so it is
+        // exact; the second product (by 2^k2, k2 in [-64, 0]) rounds once.
+        let k1 = k.max(Self::splat(-126.0));
+        let k2 = Self::splat(-64.0).max(k.sub(k1));
+        Self::pow2_scale::<false>(Self::pow2_scale::<false>(p, k1), k2)
+    }
     /// The maximum lane, by a fixed tree: lanes (i, i+8), then (i, i+4), (i, i+2), (0, 1).
     fn hmax(self) -> f32;
     /// 16 f64 zeros.
@@ -135,6 +146,10 @@ pub trait Elem: 'static {
     /// # Safety
     /// `n` writable elements at `p`.
     unsafe fn store_partial<V: V16>(v: V, p: *mut Self::S, n: usize);
+    /// One element to f32 (exact).
+    fn to_f32(s: Self::S) -> f32;
+    /// f32 to one element, rounded to nearest even.
+    fn from_f32(v: f32) -> Self::S;
 }
 
 /// f32 elements.
@@ -145,10 +160,18 @@ pub struct F16;
 pub struct Bf16;
 
 macro_rules! elem {
-    ($t:ident, $s:ty, $name:literal, $load:ident, $loadp:ident, $store:ident, $storep:ident) => {
+    ($t:ident, $s:ty, $name:literal, $load:ident, $loadp:ident, $store:ident, $storep:ident, $to:expr, $from:expr) => {
         impl Elem for $t {
             type S = $s;
             const NAME: &'static str = $name;
+            #[inline(always)]
+            fn to_f32(s: $s) -> f32 {
+                $to(s)
+            }
+            #[inline(always)]
+            fn from_f32(v: f32) -> $s {
+                $from(v)
+            }
             #[inline(always)]
             unsafe fn load<V: V16>(p: *const $s) -> V {
                 // SAFETY: forwarded contract.
@@ -179,7 +202,9 @@ elem!(
     load_f32,
     load_f32_partial,
     store_f32,
-    store_f32_partial
+    store_f32_partial,
+    |v| v,
+    |v| v
 );
 elem!(
     F16,
@@ -188,7 +213,9 @@ elem!(
     load_f16,
     load_f16_partial,
     store_f16,
-    store_f16_partial
+    store_f16_partial,
+    cvt::f16_to_f32,
+    cvt::f32_to_f16
 );
 elem!(
     Bf16,
@@ -197,7 +224,9 @@ elem!(
     load_bf16,
     load_bf16_partial,
     store_bf16,
-    store_bf16_partial
+    store_bf16_partial,
+    cvt::bf16_to_f32,
+    cvt::f32_to_bf16
 );
 
 /// The shared lane-index tree of `hmax`/`dsum` on a plain array: (i, i+8), (i, i+4), (i, i+2),
