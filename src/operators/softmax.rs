@@ -17,6 +17,8 @@
 //! entries share the mass equally, a row of only `-inf` gives zeros (log: `-inf`), or NaN with
 //! `FLAG_NAN_ON_EMPTY_ROW`.
 
+use std::mem::MaybeUninit;
+
 use super::{RowShape, SharedPtr, buffer};
 use crate::config::softmax::{SoftmaxElem, SoftmaxKernels};
 use crate::config::{Kernel, KernelTable};
@@ -153,8 +155,10 @@ impl<T: SoftmaxElem> Exec<T> {
         let span = move |i: usize| (i * c, c.min(n - i * c));
         let k = self.k;
         if self.algo == Algorithm::TwoPass {
-            let mut parts = [ExtSum::EMPTY; MAX_CHUNKS];
-            let out = SharedPtr(parts.as_mut_ptr());
+            // Uninitialized (no per-row cost); every entry below `chunks` is written before it
+            // is read, or for_chunks fails and nothing is read.
+            let mut parts = [const { MaybeUninit::<ExtSum>::uninit() }; MAX_CHUNKS];
+            let out = SharedPtr(parts.as_mut_ptr().cast::<ExtSum>());
             for_chunks(tp, chunks, &|i| {
                 let (s, len) = span(i);
                 // SAFETY: chunk i is inside the row; each task writes only parts[i].
@@ -162,7 +166,8 @@ impl<T: SoftmaxElem> Exec<T> {
             })?;
             let mut total = ExtSum::EMPTY;
             for p in &parts[..chunks] {
-                total.merge(p);
+                // SAFETY: written by task i (see above).
+                total.merge(unsafe { p.assume_init_ref() });
             }
             if !total.special && total.max.is_finite() {
                 let max = total.max;
@@ -190,15 +195,17 @@ impl<T: SoftmaxElem> Exec<T> {
             // NaN, infinities, or a huge max: the three-pass path below handles them exactly.
         }
 
-        let mut maxes = [f32::NEG_INFINITY; MAX_CHUNKS];
-        let out = SharedPtr(maxes.as_mut_ptr());
+        let mut maxes = [const { MaybeUninit::<f32>::uninit() }; MAX_CHUNKS];
+        let out = SharedPtr(maxes.as_mut_ptr().cast::<f32>());
         for_chunks(tp, chunks, &|i| {
             let (s, len) = span(i);
             // SAFETY: chunk i is inside the row; each task writes only maxes[i].
             unsafe { out.get().add(i).write((k.rmax)(len, xs.get().add(s))) }
         })?;
         let mut max = f32::NEG_INFINITY;
-        for &m in &maxes[..chunks] {
+        for m in &maxes[..chunks] {
+            // SAFETY: written by task i.
+            let m = unsafe { m.assume_init() };
             if m > max || m.is_nan() {
                 max = m;
             }
@@ -213,8 +220,8 @@ impl<T: SoftmaxElem> Exec<T> {
             SoftmaxKind::LogSoftmax => ExpParams::shifted(max),
         };
         let store = self.kind == SoftmaxKind::Softmax && size_of::<T::S>() == 4;
-        let mut sums = [0f64; MAX_CHUNKS];
-        let out = SharedPtr(sums.as_mut_ptr());
+        let mut sums = [const { MaybeUninit::<f64>::uninit() }; MAX_CHUNKS];
+        let out = SharedPtr(sums.as_mut_ptr().cast::<f64>());
         for_chunks(tp, chunks, &|i| {
             let (s, len) = span(i);
             // SAFETY: chunk i is inside the row; each task writes only sums[i]. When `store`,
@@ -228,7 +235,8 @@ impl<T: SoftmaxElem> Exec<T> {
                 out.get().add(i).write(sum);
             }
         })?;
-        let total: f64 = sums[..chunks].iter().sum();
+        // SAFETY: each entry below `chunks` was written by its task.
+        let total: f64 = sums[..chunks].iter().map(|s| unsafe { s.assume_init() }).sum();
         match self.kind {
             SoftmaxKind::Softmax => {
                 let s = (1.0 / total) as f32;
