@@ -24,7 +24,14 @@ fn shapes() -> Vec<(usize, usize)> {
             .filter_map(|p| p.split_once('x'))
             .filter_map(|(b, c)| Some((b.trim().parse().ok()?, c.trim().parse().ok()?)))
             .collect(),
-        Err(_) => vec![(1, 1000), (1, 10000), (4096, 1000), (64, 32000), (8, 128_000), (1, 1 << 24)],
+        Err(_) => vec![
+            (1, 1000),
+            (1, 10000),
+            (4096, 1000),
+            (64, 32000),
+            (8, 128_000),
+            (1, 1 << 24),
+        ],
     }
 }
 
@@ -33,11 +40,18 @@ fn group<T: SoftmaxElem>(c: &mut Criterion, kind: SoftmaxKind, pool: &Threadpool
         SoftmaxKind::Softmax => "softmax",
         SoftmaxKind::LogSoftmax => "log_softmax",
     };
-    let mut g = c.benchmark_group(format!("{}/{name}", <T as nnkern::ukernels::simd::Elem>::NAME));
-    g.sample_size(10).warm_up_time(Duration::from_millis(300)).measurement_time(Duration::from_secs(1));
+    let mut g = c.benchmark_group(format!(
+        "{}/{name}",
+        <T as nnkern::ukernels::simd::Elem>::NAME
+    ));
+    g.sample_size(10)
+        .warm_up_time(Duration::from_millis(300))
+        .measurement_time(Duration::from_secs(1));
     for (batch, n) in shapes() {
         let total = batch * n;
-        let x: Vec<T::S> = (0..total).map(|i| T::from_f32(((i * 7919) % 4001) as f32 * 0.01 - 20.0)).collect();
+        let x: Vec<T::S> = (0..total)
+            .map(|i| T::from_f32(((i * 7919) % 4001) as f32 * 0.01 - 20.0))
+            .collect();
         let mut y = vec![T::S::default(); total];
         g.throughput(Throughput::Bytes((2 * total * size_of::<T::S>()) as u64));
         let shape = format!("{batch}x{n}");
@@ -48,13 +62,28 @@ fn group<T: SoftmaxElem>(c: &mut Criterion, kind: SoftmaxKind, pool: &Threadpool
                     threads.push(Some(pool));
                 }
                 for tp in threads {
-                    let id = format!("{}/{algo}{}", level.name(), if tp.is_some() { "/2threads" } else { "" });
+                    let id = format!(
+                        "{}/{algo}{}",
+                        level.name(),
+                        if tp.is_some() { "/2threads" } else { "" }
+                    );
                     g.bench_with_input(BenchmarkId::new(id, &shape), &shape, |b, _| {
                         b.iter(|| {
                             // SAFETY: dense buffers of batch * n elements.
                             unsafe {
-                                sm::one_shot::<T>(kind, level, batch, n, black_box(x.as_ptr()), n, y.as_mut_ptr(), n, flag, tp)
-                                    .unwrap()
+                                sm::one_shot::<T>(
+                                    kind,
+                                    level,
+                                    batch,
+                                    n,
+                                    black_box(x.as_ptr()),
+                                    n,
+                                    y.as_mut_ptr(),
+                                    n,
+                                    flag,
+                                    tp,
+                                )
+                                .unwrap()
                             }
                         })
                     });
@@ -70,13 +99,17 @@ fn group<T: SoftmaxElem>(c: &mut Criterion, kind: SoftmaxKind, pool: &Threadpool
                 b.iter(|| black_box(&xf).iter().fold(0f32, |a, v| a.max(*v)))
             });
             g.throughput(Throughput::Bytes((2 * total * 4) as u64));
-            g.bench_with_input(BenchmarkId::new("bound/read_write", &shape), &shape, |b, _| {
-                b.iter(|| {
-                    for (o, i) in yf.iter_mut().zip(black_box(&xf)) {
-                        *o = i * 0.5;
-                    }
-                })
-            });
+            g.bench_with_input(
+                BenchmarkId::new("bound/read_write", &shape),
+                &shape,
+                |b, _| {
+                    b.iter(|| {
+                        for (o, i) in yf.iter_mut().zip(black_box(&xf)) {
+                            *o = i * 0.5;
+                        }
+                    })
+                },
+            );
         }
     }
     g.finish();

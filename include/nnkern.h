@@ -32,13 +32,28 @@
  */
 #define NNK_ISA_AVX512 2
 
+/**
+ * Softmax flag: results bit-identical on every ISA level and for every thread count (the
+ * kernels then run without FMA: a little slower).
+ */
+#define NNK_FLAG_CONSISTENT_ARITHMETIC 1
 
+/**
+ * Softmax flag: a row whose entries are all `-inf` gives NaN (default: zeros, and `-inf` for
+ * log-softmax, as for a fully masked attention row).
+ */
+#define NNK_FLAG_NAN_ON_EMPTY_ROW 2
 
+/**
+ * Softmax flag: force the three-pass algorithm (max; exp and sum; scale).
+ */
+#define NNK_FLAG_SOFTMAX_THREE_PASS 4
 
-
-
-
-
+/**
+ * Softmax flag: force the two-pass algorithm (extended-exponent sum; scale). Without either
+ * algorithm flag nnkern picks by row size against the cache size.
+ */
+#define NNK_FLAG_SOFTMAX_TWO_PASS 8
 
 /**
  * The most threads a pool may have; more is `NNK_STATUS_INVALID_PARAMETER`.

@@ -11,15 +11,15 @@ use crate::ukernels::simd::{Bf16, F16, F32};
 
 /// Softmax flag: results bit-identical on every ISA level and for every thread count (the
 /// kernels then run without FMA: a little slower).
-pub const NNK_FLAG_CONSISTENT_ARITHMETIC: u32 = sm::FLAG_CONSISTENT_ARITHMETIC;
+pub const NNK_FLAG_CONSISTENT_ARITHMETIC: u32 = 0x1;
 /// Softmax flag: a row whose entries are all `-inf` gives NaN (default: zeros, and `-inf` for
 /// log-softmax, as for a fully masked attention row).
-pub const NNK_FLAG_NAN_ON_EMPTY_ROW: u32 = sm::FLAG_NAN_ON_EMPTY_ROW;
+pub const NNK_FLAG_NAN_ON_EMPTY_ROW: u32 = 0x2;
 /// Softmax flag: force the three-pass algorithm (max; exp and sum; scale).
-pub const NNK_FLAG_SOFTMAX_THREE_PASS: u32 = sm::FLAG_THREE_PASS;
+pub const NNK_FLAG_SOFTMAX_THREE_PASS: u32 = 0x4;
 /// Softmax flag: force the two-pass algorithm (extended-exponent sum; scale). Without either
 /// algorithm flag nnkern picks by row size against the cache size.
-pub const NNK_FLAG_SOFTMAX_TWO_PASS: u32 = sm::FLAG_TWO_PASS;
+pub const NNK_FLAG_SOFTMAX_TWO_PASS: u32 = 0x8;
 
 fn create(
     kind: SoftmaxKind,

@@ -236,7 +236,10 @@ impl<T: SoftmaxElem> Exec<T> {
             }
         })?;
         // SAFETY: each entry below `chunks` was written by its task.
-        let total: f64 = sums[..chunks].iter().map(|s| unsafe { s.assume_init() }).sum();
+        let total: f64 = sums[..chunks]
+            .iter()
+            .map(|s| unsafe { s.assume_init() })
+            .sum();
         match self.kind {
             SoftmaxKind::Softmax => {
                 let s = (1.0 / total) as f32;

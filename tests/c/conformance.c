@@ -319,6 +319,224 @@ static void check_argument_errors(void) {
     CHECK(strcmp(nnk_status_string(99), "unknown status") == 0, "unknown status string");
 }
 
+
+/* ---------------------------------------------------------------- softmax / log-softmax */
+
+typedef enum { T_F32, T_F16, T_BF16 } dtype;
+static const char *dtype_name[] = {"f32", "f16", "bf16"};
+
+/* Reference in double: the contract's rules for NaN, +inf, all -inf. */
+static void ref_softmax(int log_sm, const double *x, size_t n, int nan_on_empty, double *out) {
+    size_t i, pinf = 0;
+    double m = -INFINITY, s = 0;
+    for (i = 0; i < n; i++) {
+        if (isnan(x[i])) { for (i = 0; i < n; i++) out[i] = NAN; return; }
+        if (x[i] == INFINITY) pinf++;
+        if (x[i] > m) m = x[i];
+    }
+    if (pinf) {
+        for (i = 0; i < n; i++)
+            out[i] = x[i] == INFINITY ? (log_sm ? -log((double)pinf) : 1.0 / (double)pinf) : (log_sm ? -INFINITY : 0.0);
+        return;
+    }
+    if (m == -INFINITY) {
+        for (i = 0; i < n; i++) out[i] = nan_on_empty ? NAN : (log_sm ? -INFINITY : 0.0);
+        return;
+    }
+    for (i = 0; i < n; i++) s += exp(x[i] - m);
+    for (i = 0; i < n; i++) out[i] = log_sm ? (x[i] - m) - log(s) : exp(x[i] - m) / s;
+}
+
+static float load_elem(dtype t, const void *p, size_t i) {
+    if (t == T_F32) return ((const float *)p)[i];
+    if (t == T_F16) return bits_f32(ref_f16_to_f32(((const uint16_t *)p)[i]));
+    return bits_f32(ref_bf16_to_f32(((const uint16_t *)p)[i]));
+}
+
+static void store_elem(dtype t, void *p, size_t i, float v) {
+    if (t == T_F32) ((float *)p)[i] = v;
+    else if (t == T_F16) ((uint16_t *)p)[i] = ref_f32_to_f16(v);
+    else ((uint16_t *)p)[i] = ref_f32_to_bf16(v);
+}
+
+/* The contract: f32 softmax 1e-6 relative + 1e-37; f32 log 2e-6 + 1e-6 relative; 16-bit within
+ * 1 ulp of the reference rounded to the type (log outputs near 0: the f32 bound). */
+static int within(dtype t, int log_sm, float got, double want) {
+    double err;
+    if (isnan(want)) return isnan(got);
+    if (isinf(want)) return (double)got == want;
+    err = fabs((double)got - want);
+    if (log_sm && err <= 2e-6 + 1e-6 * fabs(want)) return 1;
+    if (t == T_F32) return log_sm ? 0 : err <= 1e-6 * fabs(want) + 1e-37;
+    {
+        uint16_t r = t == T_F16 ? ref_f32_to_f16((float)want) : ref_f32_to_bf16((float)want);
+        float rv = bits_f32(t == T_F16 ? ref_f16_to_f32(r) : ref_bf16_to_f32(r));
+        int e, bits = t == T_F16 ? 10 : 7, emin = t == T_F16 ? -14 : -126;
+        double ulp;
+        if (rv == got) return 1;
+        frexp(rv, &e);
+        e = (rv == 0 || e - 1 < emin) ? emin : e - 1;
+        ulp = ldexp(1.0, e - bits);
+        return fabs((double)rv - (double)got) <= ulp * 1.000001;
+    }
+}
+
+static nnk_status softmax_call(dtype t, int log_sm, size_t batch, size_t ch, const void *x, size_t is, void *y,
+                               size_t os, uint32_t flags, nnk_threadpool *tp) {
+    if (t == T_F32)
+        return log_sm ? nnk_log_softmax_nc_f32(batch, ch, x, is, y, os, flags, tp)
+                      : nnk_softmax_nc_f32(batch, ch, x, is, y, os, flags, tp);
+    if (t == T_F16)
+        return log_sm ? nnk_log_softmax_nc_f16(batch, ch, x, is, y, os, flags, tp)
+                      : nnk_softmax_nc_f16(batch, ch, x, is, y, os, flags, tp);
+    return log_sm ? nnk_log_softmax_nc_bf16(batch, ch, x, is, y, os, flags, tp)
+                  : nnk_softmax_nc_bf16(batch, ch, x, is, y, os, flags, tp);
+}
+
+/* One row of n values `src` through every type, both ops, both algorithms. */
+static void check_softmax_row(const float *src, size_t n, uint32_t extra_flags, nnk_threadpool *tp, const char *what) {
+    void *x = malloc(n * 4), *y = malloc(n * 4);
+    double *xd = malloc(n * sizeof(double)), *want = malloc(n * sizeof(double));
+    dtype t;
+    int log_sm, a;
+    size_t i;
+    for (t = T_F32; t <= T_BF16; t++) {
+        for (i = 0; i < n; i++) {
+            store_elem(t, x, i, src[i]);
+            xd[i] = load_elem(t, x, i);
+        }
+        for (log_sm = 0; log_sm < 2; log_sm++) {
+            ref_softmax(log_sm, xd, n, (extra_flags & NNK_FLAG_NAN_ON_EMPTY_ROW) != 0, want);
+            for (a = 0; a < 3; a++) {
+                uint32_t flags = extra_flags | (a == 1 ? NNK_FLAG_SOFTMAX_THREE_PASS : a == 2 ? NNK_FLAG_SOFTMAX_TWO_PASS : 0);
+                size_t bad = n;
+                CHECK_STATUS(softmax_call(t, log_sm, 1, n, x, n, y, n, flags, tp), NNK_STATUS_SUCCESS);
+                for (i = 0; i < n && bad == n; i++)
+                    if (!within(t, log_sm, load_elem(t, y, i), want[i])) bad = i;
+                CHECK(bad == n, "%s %s %s n=%zu flags=%x at %zu: got %g want %g", what, dtype_name[t],
+                      log_sm ? "log_softmax" : "softmax", n, flags, bad, bad < n ? (double)load_elem(t, y, bad) : 0.0,
+                      bad < n ? want[bad] : 0.0);
+            }
+        }
+    }
+    free(x); free(y); free(xd); free(want);
+}
+
+static float uniform(float lo, float hi) { return lo + (hi - lo) * (float)(rng() >> 8) / 16777216.0f; }
+
+static void check_softmax(nnk_threadpool *tp) {
+    static float row[70000];
+    static const size_t lengths[] = {1, 2, 3, 15, 16, 17, 31, 33, 63, 64, 65, 100, 255, 256, 257, 1000, 16385, 70000};
+    size_t li, i;
+    for (li = 0; li < sizeof(lengths) / sizeof(lengths[0]); li++) {
+        size_t n = lengths[li];
+        for (i = 0; i < n; i++) row[i] = uniform(-20, 20);
+        check_softmax_row(row, n, 0, tp, "U(-20,20)");
+        for (i = 0; i < n; i++) row[i] = uniform(90, 100);
+        check_softmax_row(row, n, 0, tp, "U(90,100)");
+    }
+    for (i = 0; i < 999; i++) row[i] = i % 3 == 0 ? 1e30f : i % 3 == 1 ? -1e30f : 0.5f;
+    check_softmax_row(row, 999, 0, tp, "+-1e30");
+    {
+        const float inf = INFINITY;
+        float a[] = {1, -inf, 2, 3}, b[] = {-inf, -inf, -inf}, c[] = {1, NAN, 3}, d[] = {1, inf, 5, inf}, e[] = {inf, NAN};
+        check_softmax_row(a, 4, 0, tp, "-inf entry");
+        check_softmax_row(b, 3, 0, tp, "all -inf");
+        check_softmax_row(b, 3, NNK_FLAG_NAN_ON_EMPTY_ROW, tp, "all -inf, NaN flag");
+        check_softmax_row(c, 3, 0, tp, "NaN");
+        check_softmax_row(d, 4, 0, tp, "+inf");
+        check_softmax_row(e, 2, 0, tp, "+inf and NaN");
+    }
+}
+
+/* Operator lifecycle, strides and padding, in place, argument errors (nothing written). */
+static void check_softmax_operator(nnk_threadpool *tp) {
+    enum { B = 9, C = 300, IS = 301, OS = 310 };
+    static float x[B * IS], y[B * OS], z[B * C];
+    double xd[C], want[C];
+    nnk_operator *op = NULL, *op2 = NULL;
+    size_t r, k;
+    for (k = 0; k < B * IS; k++) x[k] = uniform(-8, 8);
+    for (k = 0; k < B * OS; k++) y[k] = -3.0f;
+    CHECK_STATUS(nnk_create_softmax_nc_f32(0x100, &op), NNK_STATUS_INVALID_PARAMETER);
+    CHECK_STATUS(nnk_create_softmax_nc_f32(NNK_FLAG_SOFTMAX_THREE_PASS | NNK_FLAG_SOFTMAX_TWO_PASS, &op),
+                 NNK_STATUS_INVALID_PARAMETER);
+    CHECK(op == NULL, "handle written on failure");
+    CHECK_STATUS(nnk_create_softmax_nc_f32(0, &op), NNK_STATUS_SUCCESS);
+    CHECK_STATUS(nnk_setup_softmax_nc_f32(op, x, y), NNK_STATUS_INVALID_STATE);
+    CHECK_STATUS(nnk_run_operator(op, tp), NNK_STATUS_INVALID_STATE);
+    CHECK_STATUS(nnk_reshape_softmax_nc_f32(op, 0, IS, OS, B), NNK_STATUS_INVALID_PARAMETER);
+    CHECK_STATUS(nnk_reshape_softmax_nc_f32(op, C, C - 1, OS, B), NNK_STATUS_INVALID_PARAMETER);
+    CHECK_STATUS(nnk_reshape_log_softmax_nc_f32(op, C, IS, OS, B), NNK_STATUS_INVALID_PARAMETER);
+    CHECK_STATUS(nnk_reshape_softmax_nc_f16(op, C, IS, OS, B), NNK_STATUS_INVALID_PARAMETER);
+    CHECK_STATUS(nnk_reshape_softmax_nc_f32(op, C, IS, OS, B), NNK_STATUS_SUCCESS);
+    CHECK_STATUS(nnk_setup_softmax_nc_f32(op, x, x + 5), NNK_STATUS_INVALID_PARAMETER);
+    CHECK_STATUS(nnk_setup_softmax_nc_f32(op, x, y), NNK_STATUS_SUCCESS);
+    CHECK_STATUS(nnk_run_operator(op, tp), NNK_STATUS_SUCCESS);
+    CHECK(strstr(nnk_operator_kernel_name(op), "f32_softmax__") != NULL, "kernel name %s", nnk_operator_kernel_name(op));
+    for (r = 0; r < B; r++) {
+        for (k = 0; k < C; k++) xd[k] = x[r * IS + k];
+        ref_softmax(0, xd, C, 0, want);
+        for (k = 0; k < OS; k++) {
+            if (k < C) CHECK(within(T_F32, 0, y[r * OS + k], want[k]), "operator row %zu col %zu", r, k);
+            else CHECK(y[r * OS + k] == -3.0f, "padding written at row %zu col %zu", r, k);
+        }
+    }
+    /* In place (log-softmax, dense). */
+    for (k = 0; k < B * C; k++) z[k] = x[k];
+    CHECK_STATUS(nnk_create_log_softmax_nc_f32(NNK_FLAG_SOFTMAX_TWO_PASS, &op2), NNK_STATUS_SUCCESS);
+    CHECK_STATUS(nnk_reshape_log_softmax_nc_f32(op2, C, C, C, B), NNK_STATUS_SUCCESS);
+    CHECK_STATUS(nnk_setup_log_softmax_nc_f32(op2, z, z), NNK_STATUS_SUCCESS);
+    CHECK_STATUS(nnk_run_operator(op2, tp), NNK_STATUS_SUCCESS);
+    for (r = 0; r < B; r++) {
+        for (k = 0; k < C; k++) xd[k] = x[r * C + k];
+        ref_softmax(1, xd, C, 0, want);
+        for (k = 0; k < C; k++) CHECK(within(T_F32, 1, z[r * C + k], want[k]), "in place row %zu col %zu", r, k);
+    }
+    CHECK_STATUS(nnk_delete_operator(op), NNK_STATUS_SUCCESS);
+    CHECK_STATUS(nnk_delete_operator(op2), NNK_STATUS_SUCCESS);
+    /* One-shot errors write nothing. */
+    for (k = 0; k < 8; k++) y[k] = 7.0f;
+    CHECK_STATUS(nnk_softmax_nc_f32(1, 0, x, 8, y, 8, 0, NULL), NNK_STATUS_INVALID_PARAMETER);
+    CHECK_STATUS(nnk_softmax_nc_f32(1, 8, NULL, 8, y, 8, 0, NULL), NNK_STATUS_INVALID_PARAMETER);
+    CHECK_STATUS(nnk_softmax_nc_f32(2, 8, x, 7, y, 8, 0, NULL), NNK_STATUS_INVALID_PARAMETER);
+    CHECK_STATUS(nnk_softmax_nc_f32(1, 8, x, 8, y, 8, 0x40, NULL), NNK_STATUS_INVALID_PARAMETER);
+    CHECK_STATUS(nnk_softmax_nc_f32(0, 8, NULL, 8, NULL, 8, 0, NULL), NNK_STATUS_SUCCESS);
+    for (k = 0; k < 8; k++) CHECK(y[k] == 7.0f, "written on failure");
+}
+
+/* Guard pages on every tail, f32 and bf16. */
+static void check_softmax_guards(void) {
+    guarded gi = guard_alloc(4096), go = guard_alloc(4096);
+    size_t n, i;
+    for (n = 1; n <= 100; n++) {
+        float *x = (float *)(gi.end - n * 4), *y = (float *)(go.end - n * 4);
+        uint16_t *xb = (uint16_t *)(gi.end - n * 2), *yb = (uint16_t *)(go.end - n * 2);
+        for (i = 0; i < n; i++) x[i] = uniform(-3, 3);
+        CHECK_STATUS(nnk_softmax_nc_f32(1, n, x, n, y, n, NNK_FLAG_SOFTMAX_THREE_PASS, NULL), NNK_STATUS_SUCCESS);
+        CHECK_STATUS(nnk_log_softmax_nc_f32(1, n, x, n, y, n, NNK_FLAG_SOFTMAX_TWO_PASS, NULL), NNK_STATUS_SUCCESS);
+        for (i = 0; i < n; i++) xb[i] = ref_f32_to_bf16(uniform(-3, 3));
+        CHECK_STATUS(nnk_softmax_nc_bf16(1, n, xb, n, yb, n, 0, NULL), NNK_STATUS_SUCCESS);
+        CHECK_STATUS(nnk_log_softmax_nc_f16(1, n, xb, n, yb, n, 0, NULL), NNK_STATUS_SUCCESS);
+    }
+    guard_free(&gi);
+    guard_free(&go);
+}
+
+/* NNK_FLAG_CONSISTENT_ARITHMETIC: the same bits at every level; `first` holds the top level's. */
+static void check_softmax_consistent(float *first, int record) {
+    enum { N = 5000, B = 3 };
+    static float x[B * N], y[B * N];
+    size_t i;
+    uint64_t saved = rng_state;
+    rng_state = 77;
+    for (i = 0; i < B * N; i++) x[i] = uniform(-30, 30);
+    rng_state = saved;
+    CHECK_STATUS(nnk_softmax_nc_f32(B, N, x, N, y, N, NNK_FLAG_CONSISTENT_ARITHMETIC, NULL), NNK_STATUS_SUCCESS);
+    if (record) memcpy(first, y, sizeof(y));
+    else CHECK(memcmp(first, y, sizeof(y)) == 0, "consistent arithmetic differs between levels");
+}
+
 /* ---------------------------------------------------------------- a host job system */
 
 typedef struct {
@@ -359,6 +577,15 @@ static void host_parallel_for(void *user, nnk_task_fn task, void *ctx, size_t n)
     pthread_mutex_destroy(&job.lock);
 }
 
+/* A long row (split across the pool's threads) and many rows. */
+static void check_big_softmax(nnk_threadpool *tp) {
+    enum { N = 1 << 18 };
+    static float row[N];
+    size_t i;
+    for (i = 0; i < N; i++) row[i] = uniform(-15, 15);
+    check_softmax_row(row, N, 0, tp, "long row");
+}
+
 static void check_pools(void) {
     nnk_threadpool *tp = NULL, *custom = NULL;
     CHECK_STATUS(nnk_threadpool_create(3, &tp), NNK_STATUS_SUCCESS);
@@ -367,6 +594,8 @@ static void check_pools(void) {
     check_random_narrowing((1u << 20) + 7, tp);
     check_random_widening((1u << 20) + 9, tp);
     check_operator(tp);
+    check_softmax_operator(tp);
+    check_big_softmax(tp);
     CHECK_STATUS(nnk_threadpool_destroy(tp), NNK_STATUS_SUCCESS);
     CHECK_STATUS(nnk_threadpool_destroy(NULL), NNK_STATUS_SUCCESS);
 
@@ -377,6 +606,8 @@ static void check_pools(void) {
     check_random_narrowing((1u << 20) + 7, custom);
     check_random_widening((1u << 20) + 9, custom);
     check_operator(custom);
+    check_softmax_operator(custom);
+    check_big_softmax(custom);
     CHECK(host_calls > 0, "the host scheduler was never called");
     CHECK_STATUS(nnk_threadpool_destroy(custom), NNK_STATUS_SUCCESS);
 }
@@ -391,6 +622,7 @@ int main(int argc, char **argv) {
     const char *expect_isa = NULL;
     uint32_t top, level;
     int i;
+    static float consistent[3 * 5000];
     for (i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--expect-isa") == 0 && i + 1 < argc) expect_isa = argv[++i];
     }
@@ -414,6 +646,10 @@ int main(int argc, char **argv) {
         check_random_widening(100003, NULL);
         check_tails_and_offsets();
         check_operator(NULL);
+        check_softmax(NULL);
+        check_softmax_operator(NULL);
+        check_softmax_guards();
+        check_softmax_consistent(consistent, level == top);
         check_pools();
     }
     if (failures) {

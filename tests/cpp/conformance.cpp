@@ -186,6 +186,122 @@ void check_operator(nnk_threadpool *tp) {
     check(name && std::string(name).rfind("f32_bf16_vcvt__", 0) == 0, "kernel name");
 }
 
+
+// ---------------------------------------------------------------- softmax / log-softmax
+
+enum class Dt { f32, f16, bf16 };
+
+// Reference in long double with the contract's special-value rules.
+std::vector<double> ref_softmax(bool log_sm, const std::vector<double> &x) {
+    std::vector<double> out(x.size());
+    bool nan = false;
+    std::size_t pinf = 0;
+    long double m = -INFINITY;
+    for (double v : x) {
+        nan |= std::isnan(v);
+        pinf += v == INFINITY;
+        m = std::max<long double>(m, v);
+    }
+    for (std::size_t i = 0; i < x.size(); ++i) {
+        if (nan) out[i] = NAN;
+        else if (pinf) out[i] = x[i] == INFINITY ? (log_sm ? -std::log(double(pinf)) : 1.0 / double(pinf)) : (log_sm ? -INFINITY : 0.0);
+        else if (m == -INFINITY) out[i] = log_sm ? -INFINITY : 0.0;
+    }
+    if (nan || pinf || m == -INFINITY) return out;
+    long double s = 0;
+    for (double v : x) s += std::exp((long double)v - m);
+    for (std::size_t i = 0; i < x.size(); ++i)
+        out[i] = double(log_sm ? ((long double)x[i] - m) - std::log(s) : std::exp((long double)x[i] - m) / s);
+    return out;
+}
+
+float to_f32(Dt t, std::uint16_t h) { return from_bits(t == Dt::f16 ? ref_f16_to_f32(h) : ref_bf16_to_f32(h)); }
+std::uint16_t from_f32(Dt t, float v) { return t == Dt::f16 ? ref_f32_to_f16(v) : ref_f32_to_bf16(v); }
+
+bool within(Dt t, bool log_sm, float got, double want) {
+    if (std::isnan(want)) return std::isnan(got);
+    if (std::isinf(want)) return double(got) == want;
+    double err = std::fabs(double(got) - want);
+    if (log_sm && err <= 2e-6 + 1e-6 * std::fabs(want)) return true;
+    if (t == Dt::f32) return !log_sm && err <= 1e-6 * std::fabs(want) + 1e-37;
+    float r = to_f32(t, from_f32(t, float(want)));
+    if (r == got) return true;
+    int e;
+    std::frexp(r, &e);
+    int emin = t == Dt::f16 ? -14 : -126;
+    e = (r == 0 || e - 1 < emin) ? emin : e - 1;
+    return std::fabs(double(r) - double(got)) <= std::ldexp(1.0, e - (t == Dt::f16 ? 10 : 7)) * 1.000001;
+}
+
+void check_softmax_row(const std::vector<float> &src, std::uint32_t flags, nnk_threadpool *tp, const char *what) {
+    const std::size_t n = src.size();
+    for (bool log_sm : {false, true}) {
+        // f32
+        std::vector<float> y(n);
+        STATUS(log_sm ? nnk_log_softmax_nc_f32(1, n, src.data(), n, y.data(), n, flags, tp)
+                      : nnk_softmax_nc_f32(1, n, src.data(), n, y.data(), n, flags, tp),
+               NNK_STATUS_SUCCESS);
+        auto want = ref_softmax(log_sm, std::vector<double>(src.begin(), src.end()));
+        for (std::size_t i = 0; i < n; ++i)
+            check(within(Dt::f32, log_sm, y[i], want[i]), std::string(what) + " f32 i=" + std::to_string(i));
+        // f16 and bf16
+        for (Dt t : {Dt::f16, Dt::bf16}) {
+            std::vector<std::uint16_t> xh(n), yh(n);
+            std::vector<double> xd(n);
+            for (std::size_t i = 0; i < n; ++i) {
+                xh[i] = from_f32(t, src[i]);
+                xd[i] = to_f32(t, xh[i]);
+            }
+            nnk_status st;
+            if (t == Dt::f16)
+                st = log_sm ? nnk_log_softmax_nc_f16(1, n, xh.data(), n, yh.data(), n, flags, tp)
+                            : nnk_softmax_nc_f16(1, n, xh.data(), n, yh.data(), n, flags, tp);
+            else
+                st = log_sm ? nnk_log_softmax_nc_bf16(1, n, xh.data(), n, yh.data(), n, flags, tp)
+                            : nnk_softmax_nc_bf16(1, n, xh.data(), n, yh.data(), n, flags, tp);
+            STATUS(st, NNK_STATUS_SUCCESS);
+            auto w = ref_softmax(log_sm, xd);
+            for (std::size_t i = 0; i < n; ++i)
+                check(within(t, log_sm, to_f32(t, yh[i]), w[i]), std::string(what) + " 16-bit i=" + std::to_string(i));
+        }
+    }
+}
+
+void check_softmax(nnk_threadpool *tp) {
+    std::uniform_real_distribution<float> u(-25.0f, 25.0f);
+    for (std::size_t n : {1u, 7u, 16u, 17u, 100u, 4099u, 40000u}) {
+        std::vector<float> x(n);
+        for (auto &v : x) v = u(rng);
+        for (std::uint32_t f : {0u, std::uint32_t(NNK_FLAG_SOFTMAX_THREE_PASS), std::uint32_t(NNK_FLAG_SOFTMAX_TWO_PASS)})
+            check_softmax_row(x, f, tp, "uniform");
+    }
+    const float inf = INFINITY;
+    check_softmax_row({1.0f, -inf, 3.0f}, 0, tp, "-inf entry");
+    check_softmax_row({-inf, -inf}, 0, tp, "all -inf");
+    check_softmax_row({2.0f, NAN}, 0, tp, "NaN");
+    check_softmax_row({inf, 1.0f, inf}, 0, tp, "+inf");
+    // Operator with strides, wrong-type and state errors.
+    nnk_operator *raw = nullptr;
+    STATUS(nnk_create_log_softmax_nc_bf16(NNK_FLAG_CONSISTENT_ARITHMETIC, &raw), NNK_STATUS_SUCCESS);
+    OperatorPtr op(raw);
+    std::vector<std::uint16_t> x(5 * 70), y(5 * 80, 0xBEEF);
+    for (auto &v : x) v = ref_f32_to_bf16(u(rng));
+    STATUS(nnk_setup_log_softmax_nc_bf16(op.get(), x.data(), y.data()), NNK_STATUS_INVALID_STATE);
+    STATUS(nnk_reshape_softmax_nc_bf16(op.get(), 64, 70, 80, 5), NNK_STATUS_INVALID_PARAMETER);
+    STATUS(nnk_reshape_log_softmax_nc_bf16(op.get(), 64, 70, 80, 5), NNK_STATUS_SUCCESS);
+    STATUS(nnk_setup_log_softmax_nc_bf16(op.get(), x.data(), y.data()), NNK_STATUS_SUCCESS);
+    STATUS(nnk_run_operator(op.get(), tp), NNK_STATUS_SUCCESS);
+    for (std::size_t r = 0; r < 5; ++r) {
+        std::vector<double> xd(64);
+        for (std::size_t c = 0; c < 64; ++c) xd[c] = to_f32(Dt::bf16, x[r * 70 + c]);
+        auto w = ref_softmax(true, xd);
+        for (std::size_t c = 0; c < 80; ++c) {
+            if (c < 64) check(within(Dt::bf16, true, to_f32(Dt::bf16, y[r * 80 + c]), w[c]), "operator bf16 log");
+            else check(y[r * 80 + c] == 0xBEEF, "padding written");
+        }
+    }
+}
+
 // A host scheduler on std::thread: 4 workers pull task indices from an atomic counter.
 void host_parallel_for(void *user, nnk_task_fn task, void *ctx, std::size_t n) {
     static_cast<std::atomic<int> *>(user)->fetch_add(1);
@@ -233,6 +349,8 @@ int main() {
         check_operator(nullptr);
         check_operator(pool.get());
         check_operator(host.get());
+        check_softmax(nullptr);
+        check_softmax(host.get());
     }
     check(host_calls.load() > 0, "host scheduler used");
     if (failures) {
