@@ -42,6 +42,7 @@ pub trait V16: Copy {
     fn pow2_scale<const FUSED: bool>(p: Self, k: Self) -> Self;
     /// `p * 2^k` for integer-valued `k <= 127`, rounded once even into the subnormal range
     /// (`k < -190` gives 0). Identical on every ISA, fused or not.
+    #[inline(always)]
     fn pow2_scale_exact<const FUSED: bool>(p: Self, k: Self) -> Self {
         // p * 2^k1 stays normal for the |p| >= 1/2 the kernels pass (k1 >= -126), so it is
         // exact; the second product (by 2^k2, k2 in [-64, 0]) rounds once.
