@@ -98,7 +98,11 @@ fn group<T: SoftmaxElem>(c: &mut Criterion, kind: SoftmaxKind, pool: &Threadpool
             g.bench_with_input(BenchmarkId::new("bound/read", &shape), &shape, |b, _| {
                 // An integer sum of the bits vectorizes (a float max fold would not), so this is
                 // bound by memory, not by a dependency chain.
-                b.iter(|| black_box(&xf).iter().fold(0u32, |a, v| a.wrapping_add(v.to_bits())))
+                b.iter(|| {
+                    black_box(&xf)
+                        .iter()
+                        .fold(0u32, |a, v| a.wrapping_add(v.to_bits()))
+                })
             });
             g.throughput(Throughput::Bytes((2 * total * 4) as u64));
             g.bench_with_input(

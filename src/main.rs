@@ -67,6 +67,31 @@ fn info() {
         };
         println!("  convert {family:<10} {line}");
     }
+    use nnkern::operators::softmax::{FLAG_CONSISTENT_ARITHMETIC, kernels};
+    use nnkern::ukernels::simd::{Bf16, F16, F32};
+    for (name, fused, consistent) in [
+        (
+            "f32",
+            kernels::<F32>(0, level).name,
+            kernels::<F32>(FLAG_CONSISTENT_ARITHMETIC, level).name,
+        ),
+        (
+            "f16",
+            kernels::<F16>(0, level).name,
+            kernels::<F16>(FLAG_CONSISTENT_ARITHMETIC, level).name,
+        ),
+        (
+            "bf16",
+            kernels::<Bf16>(0, level).name,
+            kernels::<Bf16>(FLAG_CONSISTENT_ARITHMETIC, level).name,
+        ),
+    ] {
+        println!(
+            "  softmax {name:<10} {} / {} (consistent)",
+            fused.to_string_lossy(),
+            consistent.to_string_lossy()
+        );
+    }
 }
 
 const FAMILIES: [(&str, ConvertKind); 4] = [

@@ -108,9 +108,16 @@ pub fn choose_algorithm(
     }
 }
 
-/// f32 softmax rows whose input + output bytes reach this use two-pass: half the L2 cache.
+/// f32 softmax rows whose input + output bytes exceed the L2 cache (CPUID) use two-pass.
+///
+/// Measured on the development machine (Xeon, AVX-512, 2 MiB L2, single thread, criterion
+/// medians, `NNK_BENCH_SHAPES=1x262144,1x1048576,1x4194304 cargo bench --bench softmax`), ns per
+/// element three-pass vs two-pass: 2^18 elements (2 MiB in + out) 0.399 vs 0.546; 2^20 (8 MiB)
+/// 0.689 vs 0.602; 2^22 (32 MiB) 0.641 vs 0.633; 2^24 0.949 vs 1.019 on one thread but 0.422 vs
+/// 0.400 on two. In cache the second exp costs more than the reload; once the row leaves L2
+/// the two are within noise, two-pass ahead where memory is the tighter bound.
 fn two_pass_min_bytes() -> usize {
-    crate::isa::caches().l2 / 2
+    crate::isa::caches().l2 + 1
 }
 
 /// Elements per chunk for a row of `n`.
