@@ -118,7 +118,7 @@ macro_rules! instantiate {
             // SAFETY: 16 elements each.
             unsafe {
                 let v = <$V as crate::ukernels::simd::V16>::load_f32(x.as_ptr());
-                crate::ukernels::simd::V16::store_f32(crate::ukernels::softmax::exp_rel::<$V, FUSED>(v, p), out.as_mut_ptr());
+                crate::ukernels::simd::V16::store_f32(crate::ukernels::softmax::exp_rel::<$V, FUSED, true>(v, p), out.as_mut_ptr());
             }
             out
         }
@@ -222,8 +222,11 @@ impl ExpParams {
 /// `exp(max(x - shift, lo)) * 2^-n_ref` as `(p, k)` with the value `p * 2^k`, `p` in
 /// [0.7, 1.5) (NaN for NaN input) and `k` integer-valued.
 #[inline(always)]
-pub fn exp_parts<V: V16, const FUSED: bool>(x: V, p: &ExpParams) -> (V, V) {
-    let x = V::splat(p.lo).max(x.sub(V::splat(p.shift)));
+pub fn exp_parts<V: V16, const FUSED: bool, const SHIFT: bool>(x: V, p: &ExpParams) -> (V, V) {
+    // `x - 0.0` is `x` for every input, so skipping the subtraction when `shift` is 0 (the
+    // common case) changes no result.
+    let x = if SHIFT { x.sub(V::splat(p.shift)) } else { x };
+    let x = V::splat(p.lo).max(x);
     let n = V::fmadd::<FUSED>(x, V::splat(LOG2E), V::splat(MAGIC)).sub(V::splat(MAGIC));
     let t = V::fmadd::<FUSED>(n, V::splat(-LN2_HI), x);
     let t = V::fmadd::<FUSED>(n, V::splat(-LN2_LO), t);
@@ -241,15 +244,15 @@ pub fn exp_parts<V: V16, const FUSED: bool>(x: V, p: &ExpParams) -> (V, V) {
 /// `exp(max(x - shift, lo)) * 2^-n_ref`, see the module docs (results below 2^-126 may be
 /// flushed to 0: fine for sums, and for f32 outputs within the 1e-37 absolute bound).
 #[inline(always)]
-pub fn exp_rel<V: V16, const FUSED: bool>(x: V, p: &ExpParams) -> V {
-    let (e, k) = exp_parts::<V, FUSED>(x, p);
+pub fn exp_rel<V: V16, const FUSED: bool, const SHIFT: bool>(x: V, p: &ExpParams) -> V {
+    let (e, k) = exp_parts::<V, FUSED, SHIFT>(x, p);
     V::pow2_scale::<FUSED>(e, k)
 }
 
 /// `exp_rel(x) * s` rounded once, also in the subnormal range (bf16 outputs keep theirs).
 #[inline(always)]
-fn exp_scaled<V: V16, const FUSED: bool>(x: V, p: &ExpParams, s: V) -> V {
-    let (e, k) = exp_parts::<V, FUSED>(x, p);
+fn exp_scaled<V: V16, const FUSED: bool, const SHIFT: bool>(x: V, p: &ExpParams, s: V) -> V {
+    let (e, k) = exp_parts::<V, FUSED, SHIFT>(x, p);
     V::pow2_scale_exact::<FUSED>(e.mul(s), k)
 }
 
@@ -285,7 +288,7 @@ pub unsafe fn rmax<V: V16, T: Elem>(n: usize, x: *const T::S) -> f32 {
 /// Sums `exp_rel` over `n` elements, storing each value to `y` when `STORE` (f32 only), in the
 /// block order of the module docs.
 #[inline(always)]
-unsafe fn sum_exp<V: V16, T: Elem, const FUSED: bool, const STORE: bool>(
+unsafe fn sum_exp<V: V16, T: Elem, const FUSED: bool, const STORE: bool, const SHIFT: bool>(
     n: usize,
     x: *const T::S,
     y: *mut f32,
@@ -300,10 +303,10 @@ unsafe fn sum_exp<V: V16, T: Elem, const FUSED: bool, const STORE: bool>(
             let (mut a, mut b, mut c, mut d) = (zero, zero, zero, zero);
             let end = i + BLOCK;
             while i < end {
-                let ea = exp_rel::<V, FUSED>(T::load::<V>(x.add(i)), p);
-                let eb = exp_rel::<V, FUSED>(T::load::<V>(x.add(i + 16)), p);
-                let ec = exp_rel::<V, FUSED>(T::load::<V>(x.add(i + 32)), p);
-                let ed = exp_rel::<V, FUSED>(T::load::<V>(x.add(i + 48)), p);
+                let ea = exp_rel::<V, FUSED, SHIFT>(T::load::<V>(x.add(i)), p);
+                let eb = exp_rel::<V, FUSED, SHIFT>(T::load::<V>(x.add(i + 16)), p);
+                let ec = exp_rel::<V, FUSED, SHIFT>(T::load::<V>(x.add(i + 32)), p);
+                let ed = exp_rel::<V, FUSED, SHIFT>(T::load::<V>(x.add(i + 48)), p);
                 if STORE {
                     ea.store_f32(y.add(i));
                     eb.store_f32(y.add(i + 16));
@@ -320,7 +323,7 @@ unsafe fn sum_exp<V: V16, T: Elem, const FUSED: bool, const STORE: bool>(
         }
         let mut a = zero;
         while i + 16 <= n {
-            let e = exp_rel::<V, FUSED>(T::load::<V>(x.add(i)), p);
+            let e = exp_rel::<V, FUSED, SHIFT>(T::load::<V>(x.add(i)), p);
             if STORE {
                 e.store_f32(y.add(i));
             }
@@ -328,8 +331,10 @@ unsafe fn sum_exp<V: V16, T: Elem, const FUSED: bool, const STORE: bool>(
             i += 16;
         }
         if i < n {
-            let e =
-                exp_rel::<V, FUSED>(T::load_partial::<V>(x.add(i), n - i, f32::NEG_INFINITY), p);
+            let e = exp_rel::<V, FUSED, SHIFT>(
+                T::load_partial::<V>(x.add(i), n - i, f32::NEG_INFINITY),
+                p,
+            );
             if STORE {
                 e.store_f32_partial(y.add(i), n - i);
             }
@@ -352,7 +357,13 @@ pub unsafe fn raddstoreexp<V: V16, const FUSED: bool>(
     p: &ExpParams,
 ) -> f64 {
     // SAFETY: forwarded contract.
-    unsafe { sum_exp::<V, crate::ukernels::simd::F32, FUSED, true>(n, x, y, p) }
+    unsafe {
+        if p.shift == 0.0 {
+            sum_exp::<V, crate::ukernels::simd::F32, FUSED, true, false>(n, x, y, p)
+        } else {
+            sum_exp::<V, crate::ukernels::simd::F32, FUSED, true, true>(n, x, y, p)
+        }
+    }
 }
 
 /// Sum of `exp_rel(x)` without storing.
@@ -366,7 +377,13 @@ pub unsafe fn raddexp<V: V16, T: Elem, const FUSED: bool>(
     p: &ExpParams,
 ) -> f64 {
     // SAFETY: forwarded contract.
-    unsafe { sum_exp::<V, T, FUSED, false>(n, x, std::ptr::null_mut(), p) }
+    unsafe {
+        if p.shift == 0.0 {
+            sum_exp::<V, T, FUSED, false, false>(n, x, std::ptr::null_mut(), p)
+        } else {
+            sum_exp::<V, T, FUSED, false, true>(n, x, std::ptr::null_mut(), p)
+        }
+    }
 }
 
 /// `y *= s` in place (three-pass softmax pass 3, f32).
@@ -402,12 +419,12 @@ pub unsafe fn vscale<V: V16>(n: usize, y: *mut f32, s: f32) {
     }
 }
 
-/// `y = exp_rel(x) * s`, rounded once to `T` (softmax's last pass when exp is recomputed).
+/// [`vscaleexp`] with the shift known at compile time.
 ///
 /// # Safety
-/// `n` elements readable at `x` and writable at `y` (they may be the same buffer).
+/// As for [`vscaleexp`].
 #[inline(always)]
-pub unsafe fn vscaleexp<V: V16, T: Elem, const FUSED: bool>(
+unsafe fn vscaleexp_impl<V: V16, T: Elem, const FUSED: bool, const SHIFT: bool>(
     n: usize,
     x: *const T::S,
     y: *mut T::S,
@@ -420,26 +437,48 @@ pub unsafe fn vscaleexp<V: V16, T: Elem, const FUSED: bool>(
     // before it is written, so in-place works.
     unsafe {
         while i + 32 <= n {
-            let a = exp_scaled::<V, FUSED>(T::load::<V>(x.add(i)), p, s);
-            let b = exp_scaled::<V, FUSED>(T::load::<V>(x.add(i + 16)), p, s);
+            let a = exp_scaled::<V, FUSED, SHIFT>(T::load::<V>(x.add(i)), p, s);
+            let b = exp_scaled::<V, FUSED, SHIFT>(T::load::<V>(x.add(i + 16)), p, s);
             T::store(a, y.add(i));
             T::store(b, y.add(i + 16));
             i += 32;
         }
         while i + 16 <= n {
             T::store(
-                exp_scaled::<V, FUSED>(T::load::<V>(x.add(i)), p, s),
+                exp_scaled::<V, FUSED, SHIFT>(T::load::<V>(x.add(i)), p, s),
                 y.add(i),
             );
             i += 16;
         }
         if i < n {
-            let e = exp_scaled::<V, FUSED>(
+            let e = exp_scaled::<V, FUSED, SHIFT>(
                 T::load_partial::<V>(x.add(i), n - i, f32::NEG_INFINITY),
                 p,
                 s,
             );
             T::store_partial(e, y.add(i), n - i);
+        }
+    }
+}
+
+/// `y = exp_rel(x) * s`, rounded once to `T` (softmax's last pass when exp is recomputed).
+///
+/// # Safety
+/// `n` elements readable at `x` and writable at `y` (they may be the same buffer).
+#[inline(always)]
+pub unsafe fn vscaleexp<V: V16, T: Elem, const FUSED: bool>(
+    n: usize,
+    x: *const T::S,
+    y: *mut T::S,
+    p: &ExpParams,
+    s: f32,
+) {
+    // SAFETY: forwarded contract.
+    unsafe {
+        if p.shift == 0.0 {
+            vscaleexp_impl::<V, T, FUSED, false>(n, x, y, p, s)
+        } else {
+            vscaleexp_impl::<V, T, FUSED, true>(n, x, y, p, s)
         }
     }
 }
@@ -561,8 +600,9 @@ pub unsafe fn rblockexp<V: V16, T: Elem, const FUSED: bool>(n: usize, x: *const 
                 n_ref: round_log2e(b),
             };
             // SAFETY: as above.
-            let s =
-                unsafe { sum_exp::<V, T, FUSED, false>(len, x.add(i), std::ptr::null_mut(), &p) };
+            let s = unsafe {
+                sum_exp::<V, T, FUSED, false, false>(len, x.add(i), std::ptr::null_mut(), &p)
+            };
             out.add(s, p.n_ref);
         }
         i += len;
