@@ -438,3 +438,58 @@ fn strided_in_place_and_guard_pages() {
         }
     }
 }
+
+/// `pow2_scale_exact` (the last step of every recomputed softmax output) rounds once, also in
+/// the subnormal range, and gives the same bits on every ISA (AVX-512 uses `scalef`).
+#[test]
+fn pow2_scale_exact_matches_across_isas() {
+    use nnkern::ukernels::simd::V16;
+    use nnkern::ukernels::simd::scalar::S16;
+    let mut rng = Rng(6);
+    for k in -170..=1 {
+        let mut p = [0f32; 16];
+        for v in p.iter_mut() {
+            // p in [2^-28, 2): what the kernels pass.
+            *v = f32::from_bits(0x3200_0000 + rng.next_u32() % (0x4000_0000 - 0x3200_0000));
+        }
+        let kv = [k as f32; 16];
+        let want: Vec<u32> = p
+            .iter()
+            .map(|&v| {
+                let exact = f64::from(v) * 2f64.powi(k);
+                (exact as f32).to_bits() // f64 -> f32 rounds once to nearest even, subnormals included
+            })
+            .collect();
+        let s = S16::pow2_scale_exact::<false>(S16(p), S16(kv)).0;
+        assert_eq!(s.map(f32::to_bits).to_vec(), want, "scalar k={k}");
+        #[cfg(target_arch = "x86_64")]
+        {
+            let top = nnkern::isa::detected();
+            // SAFETY (all blocks): each level is used only when the CPU has it.
+            if top >= IsaLevel::Avx2 {
+                use nnkern::ukernels::simd::avx2::A16;
+                let mut out = [0f32; 16];
+                unsafe {
+                    let r = A16::pow2_scale_exact::<true>(
+                        A16::load_f32(p.as_ptr()),
+                        A16::load_f32(kv.as_ptr()),
+                    );
+                    r.store_f32(out.as_mut_ptr());
+                }
+                assert_eq!(out.map(f32::to_bits).to_vec(), want, "avx2 k={k}");
+            }
+            if top >= IsaLevel::Avx512 {
+                use nnkern::ukernels::simd::avx512::Z16;
+                let mut out = [0f32; 16];
+                unsafe {
+                    let r = Z16::pow2_scale_exact::<false>(
+                        Z16::load_f32(p.as_ptr()),
+                        Z16::load_f32(kv.as_ptr()),
+                    );
+                    r.store_f32(out.as_mut_ptr());
+                }
+                assert_eq!(out.map(f32::to_bits).to_vec(), want, "avx512 k={k}");
+            }
+        }
+    }
+}

@@ -44,10 +44,16 @@ pub trait V16: Copy {
     /// (`k < -190` gives 0). Identical on every ISA, fused or not.
     #[inline(always)]
     fn pow2_scale_exact<const FUSED: bool>(p: Self, k: Self) -> Self {
-        // p * 2^k1 stays normal for the |p| >= 1/2 the kernels pass (k1 >= -126), so it is
-        // exact; the second product (by 2^k2, k2 in [-64, 0]) rounds once.
-        let k1 = k.max(Self::splat(-126.0));
-        let k2 = Self::splat(-64.0).max(k.sub(k1));
+        // Two exact-then-rounding steps: k1 = min(k + 64, max(k, -62)), k2 = k - k1 in
+        // [-64, 0]. For the p >= 2^-28 the kernels pass (a value in [0.7, 1.5) times 1/sum),
+        // p * 2^k1 >= 2^-98 stays normal, so it is exact for every k >= -162; the product by
+        // 2^k2 then rounds once, exactly as a single correctly rounded p * 2^k (AVX-512
+        // `scalef`) would. Below k = -162 both give 0. (`min` is `-max(-a, -b)`: k is an
+        // integer-valued float, so the negations are exact.)
+        let zero = Self::splat(0.0);
+        let hi = k.max(Self::splat(-62.0));
+        let k1 = zero.sub(zero.sub(k.add(Self::splat(64.0))).max(zero.sub(hi)));
+        let k2 = k.sub(k1);
         Self::pow2_scale::<false>(Self::pow2_scale::<false>(p, k1), k2)
     }
     /// The maximum lane, by a fixed tree: lanes (i, i+8), then (i, i+4), (i, i+2), (0, 1).
