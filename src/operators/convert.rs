@@ -2,11 +2,11 @@
 //! execution: contiguous data is split into cache-line-aligned chunks, strided rows into groups
 //! of rows, across the threadpool.
 
-use super::{RowShape, SharedPtr, buffer};
+use super::{Io, RowShape, SharedPtr, buffer};
 use crate::config::vcvt;
 use crate::config::{Kernel, KernelTable};
 use crate::isa::IsaLevel;
-use crate::status::{Result, Status};
+use crate::status::Result;
 use crate::threadpool::{self, Chunks, MIN_ELEMENTS_PER_TASK, Threadpool};
 use crate::ukernels::vcvt::VcvtFn;
 
@@ -104,9 +104,7 @@ pub struct ConvertOp<I: 'static, O: 'static> {
     kind: ConvertKind,
     regular: &'static Kernel<VcvtFn<I, O>>,
     streaming: &'static Kernel<VcvtFn<I, O>>,
-    shape: Option<RowShape>,
-    input: *const I,
-    output: *mut O,
+    io: Io<I, O>,
 }
 
 impl<I, O> ConvertOp<I, O> {
@@ -116,9 +114,7 @@ impl<I, O> ConvertOp<I, O> {
             kind,
             regular: tables.regular.get(isa),
             streaming: tables.streaming.get(isa),
-            shape: None,
-            input: std::ptr::null(),
-            output: std::ptr::null_mut(),
+            io: Io::new(),
         }
     }
 
@@ -128,7 +124,7 @@ impl<I, O> ConvertOp<I, O> {
     }
 
     fn kernel(&self) -> &'static Kernel<VcvtFn<I, O>> {
-        match &self.shape {
+        match &self.io.shape() {
             Some(shape) => choose(self.regular, self.streaming, shape),
             None => self.regular,
         }
@@ -147,7 +143,7 @@ impl<I, O> ConvertOp<I, O> {
         output_stride: usize,
         batch: usize,
     ) -> Result<()> {
-        self.shape = Some(RowShape::new::<I, O>(
+        self.io.reshape(RowShape::new::<I, O>(
             channels,
             input_stride,
             output_stride,
@@ -158,19 +154,15 @@ impl<I, O> ConvertOp<I, O> {
 
     /// Sets the buffers, checked against the shape.
     pub fn setup(&mut self, input: *const I, output: *mut O) -> Result<()> {
-        let shape = self.shape.ok_or(Status::InvalidState)?;
-        check_buffers(&shape, input, output)?;
-        self.input = input;
-        self.output = output;
-        Ok(())
+        self.io.setup(input, output, check_buffers)
     }
 
     /// Runs on the buffers given at setup.
     pub fn run(&self, tp: Option<&Threadpool>) -> Result<()> {
-        let shape = self.shape.ok_or(Status::InvalidState)?;
+        let (shape, input, output) = self.io.get()?;
         // SAFETY: setup checked the buffers against this shape (the caller keeps them valid
         // until run returns, as the C API documents).
-        unsafe { execute(self.kernel().func, &shape, self.input, self.output, tp) }
+        unsafe { execute(self.kernel().func, &shape, input, output, tp) }
     }
 }
 

@@ -59,6 +59,64 @@ impl RowShape {
     }
 }
 
+/// The shape and buffers of an operator: set by reshape and setup, read by run.
+#[derive(Debug)]
+pub struct Io<I, O> {
+    shape: Option<RowShape>,
+    input: *const I,
+    output: *mut O,
+}
+
+impl<I, O> Io<I, O> {
+    /// Nothing set yet.
+    pub fn new() -> Self {
+        Io {
+            shape: None,
+            input: std::ptr::null(),
+            output: std::ptr::null_mut(),
+        }
+    }
+
+    /// The shape, if reshaped.
+    pub fn shape(&self) -> Option<RowShape> {
+        self.shape
+    }
+
+    /// Stores a validated shape (buffers must be set up again).
+    pub fn reshape(&mut self, shape: RowShape) {
+        self.shape = Some(shape);
+    }
+
+    /// Checks the buffers against the shape with `check`, then stores them.
+    pub fn setup(
+        &mut self,
+        input: *const I,
+        output: *mut O,
+        check: impl FnOnce(&RowShape, *const I, *mut O) -> Result<()>,
+    ) -> Result<()> {
+        let shape = self.shape.ok_or(Status::InvalidState)?;
+        check(&shape, input, output)?;
+        self.input = input;
+        self.output = output;
+        Ok(())
+    }
+
+    /// The shape and the buffers checked against it, for run.
+    pub fn get(&self) -> Result<(RowShape, *const I, *mut O)> {
+        Ok((
+            self.shape.ok_or(Status::InvalidState)?,
+            self.input,
+            self.output,
+        ))
+    }
+}
+
+impl<I, O> Default for Io<I, O> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 /// Every operator type, with its body.
 pub enum Body {
     /// f32 → f16 or bf16.

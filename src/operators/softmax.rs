@@ -19,7 +19,7 @@
 
 use std::mem::MaybeUninit;
 
-use super::{RowShape, SharedPtr, buffer};
+use super::{Io, RowShape, SharedPtr, buffer};
 use crate::config::softmax::{SoftmaxElem, SoftmaxKernels};
 use crate::config::{Kernel, KernelTable};
 use crate::isa::IsaLevel;
@@ -413,10 +413,8 @@ pub struct SoftmaxOp<T: SoftmaxElem + 'static> {
     kind: SoftmaxKind,
     flags: u32,
     kernel: &'static Kernel<SoftmaxKernels<T>>,
-    shape: Option<RowShape>,
     algo: Algorithm,
-    input: *const T::S,
-    output: *mut T::S,
+    io: Io<T::S, T::S>,
 }
 
 impl<T: SoftmaxElem> SoftmaxOp<T> {
@@ -426,10 +424,8 @@ impl<T: SoftmaxElem> SoftmaxOp<T> {
             kind,
             flags,
             kernel: kernels::<T>(flags, isa),
-            shape: None,
             algo: Algorithm::ThreePass,
-            input: std::ptr::null(),
-            output: std::ptr::null_mut(),
+            io: Io::new(),
         }
     }
 
@@ -458,22 +454,18 @@ impl<T: SoftmaxElem> SoftmaxOp<T> {
     ) -> Result<()> {
         let shape = RowShape::new::<T::S, T::S>(channels, input_stride, output_stride, batch)?;
         self.algo = choose_algorithm(self.kind, self.flags, channels, size_of::<T::S>());
-        self.shape = Some(shape);
+        self.io.reshape(shape);
         Ok(())
     }
 
     /// Sets the buffers.
     pub fn setup(&mut self, input: *const T::S, output: *mut T::S) -> Result<()> {
-        let shape = self.shape.ok_or(Status::InvalidState)?;
-        check_buffers(&shape, input, output)?;
-        self.input = input;
-        self.output = output;
-        Ok(())
+        self.io.setup(input, output, check_buffers)
     }
 
     /// Runs on the buffers given at setup.
     pub fn run(&self, tp: Option<&Threadpool>) -> Result<()> {
-        let shape = self.shape.ok_or(Status::InvalidState)?;
+        let (shape, input, output) = self.io.get()?;
         let exec = Exec {
             kind: self.kind,
             flags: self.flags,
@@ -481,7 +473,7 @@ impl<T: SoftmaxElem> SoftmaxOp<T> {
             k: &self.kernel.func,
         };
         // SAFETY: setup checked the buffers for this shape; the caller keeps them valid.
-        unsafe { exec.run(&shape, self.input, self.output, tp) }
+        unsafe { exec.run(&shape, input, output, tp) }
     }
 }
 
