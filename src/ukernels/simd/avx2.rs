@@ -76,11 +76,7 @@ impl V16 for A16 {
     fn hmax(self) -> f32 {
         // SAFETY: see the impl comment.
         unsafe {
-            let m = _mm256_max_ps(self.0, self.1); // (i, i+8)
-            let m = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps::<1>(m)); // (i, i+4)
-            let m = _mm_max_ps(m, _mm_movehl_ps(m, m)); // (i, i+2)
-            let m = _mm_max_ss(m, _mm_movehdup_ps(m)); // (0, 1)
-            _mm_cvtss_f32(m)
+            hmax8(_mm256_max_ps(self.0, self.1)) // (i, i+8), then the 8-lane tree
         }
     }
     #[inline(always)]
@@ -106,9 +102,7 @@ impl V16 for A16 {
         unsafe {
             let e0 = _mm256_add_pd(acc[0], acc[2]); // (i, i+8), lanes 0..4
             let e1 = _mm256_add_pd(acc[1], acc[3]); // (i, i+8), lanes 4..8
-            let f = _mm256_add_pd(e0, e1); // (i, i+4)
-            let g = _mm_add_pd(_mm256_castpd256_pd128(f), _mm256_extractf128_pd::<1>(f)); // (i, i+2)
-            _mm_cvtsd_f64(_mm_add_sd(g, _mm_unpackhi_pd(g, g))) // (0, 1)
+            dsum4(_mm256_add_pd(e0, e1)) // (i, i+4), then (i, i+2), (0, 1)
         }
     }
 
@@ -233,5 +227,27 @@ fn fill_from(v: A16, n: usize, fill: f32) -> A16 {
             _mm256_cmp_ps::<_CMP_LT_OQ>(_mm256_setr_ps(8., 9., 10., 11., 12., 13., 14., 15.), nf);
         let f = _mm256_set1_ps(fill);
         A16(_mm256_blendv_ps(f, v.0, lo), _mm256_blendv_ps(f, v.1, hi))
+    }
+}
+
+/// The max of 8 lanes by the tree (i, i+4), (i, i+2), (0, 1), shared with AVX-512.
+#[inline(always)]
+pub(crate) fn hmax8(m: __m256) -> f32 {
+    // SAFETY: only reached from kernels compiled with (at least) this module's features.
+    unsafe {
+        let m = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps::<1>(m)); // (i, i+4)
+        let m = _mm_max_ps(m, _mm_movehl_ps(m, m)); // (i, i+2)
+        let m = _mm_max_ss(m, _mm_movehdup_ps(m)); // (0, 1)
+        _mm_cvtss_f32(m)
+    }
+}
+
+/// The sum of 4 f64 lanes by the tree (i, i+2), (0, 1), shared with AVX-512.
+#[inline(always)]
+pub(crate) fn dsum4(f: __m256d) -> f64 {
+    // SAFETY: only reached from kernels compiled with (at least) this module's features.
+    unsafe {
+        let g = _mm_add_pd(_mm256_castpd256_pd128(f), _mm256_extractf128_pd::<1>(f)); // (i, i+2)
+        _mm_cvtsd_f64(_mm_add_sd(g, _mm_unpackhi_pd(g, g))) // (0, 1)
     }
 }

@@ -81,11 +81,7 @@ impl V16 for Z16 {
         unsafe {
             let lo = _mm512_castps512_ps256(self.0);
             let hi = _mm256_castpd_ps(_mm512_extractf64x4_pd::<1>(_mm512_castps_pd(self.0)));
-            let m = _mm256_max_ps(lo, hi); // (i, i+8)
-            let m = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps::<1>(m)); // (i, i+4)
-            let m = _mm_max_ps(m, _mm_movehl_ps(m, m)); // (i, i+2)
-            let m = _mm_max_ss(m, _mm_movehdup_ps(m)); // (0, 1)
-            _mm_cvtss_f32(m)
+            super::avx2::hmax8(_mm256_max_ps(lo, hi)) // (i, i+8), then the 8-lane tree
         }
     }
     #[inline(always)]
@@ -111,8 +107,7 @@ impl V16 for Z16 {
         unsafe {
             let e = _mm512_add_pd(acc[0], acc[1]); // (i, i+8)
             let f = _mm256_add_pd(_mm512_castpd512_pd256(e), _mm512_extractf64x4_pd::<1>(e)); // (i, i+4)
-            let g = _mm_add_pd(_mm256_castpd256_pd128(f), _mm256_extractf128_pd::<1>(f)); // (i, i+2)
-            _mm_cvtsd_f64(_mm_add_sd(g, _mm_unpackhi_pd(g, g))) // (0, 1)
+            super::avx2::dsum4(f) // (i, i+2), (0, 1)
         }
     }
 
