@@ -162,3 +162,143 @@ kernel_from_step16!(
     /// `bf16_f32_vcvt__avx2_u32`
     bf16_f32, bf16_f32_step16, u16, f32
 );
+
+// Non-temporal variants, for outputs far larger than the cache: the regular kernel brings the
+// output to a 32-byte boundary (and does the tail), whole 32-byte blocks are written with
+// streaming stores, and an `sfence` orders them before return.
+
+/// 16 f32 → 16 f16 bits in one register.
+///
+/// # Safety
+/// 16 elements readable at `x`; the CPU has the Avx2 level.
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn f32_f16_load16(x: *const f32) -> __m256i {
+    const RNE: i32 = _MM_FROUND_TO_NEAREST_INT;
+    // SAFETY: caller guarantees 16 elements at x.
+    unsafe {
+        let lo = _mm256_cvtps_ph::<RNE>(_mm256_loadu_ps(x));
+        let hi = _mm256_cvtps_ph::<RNE>(_mm256_loadu_ps(x.add(8)));
+        _mm256_set_m128i(hi, lo)
+    }
+}
+
+/// 16 f32 → 16 bf16 bits in one register.
+///
+/// # Safety
+/// 16 elements readable at `x`; the CPU has the Avx2 level.
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn f32_bf16_load16(x: *const f32) -> __m256i {
+    // SAFETY: caller guarantees 16 elements at x.
+    unsafe { f32x16_to_bf16(_mm256_loadu_ps(x), _mm256_loadu_ps(x.add(8))) }
+}
+
+/// 16 f16 → 16 f32 in two registers.
+///
+/// # Safety
+/// 16 elements readable at `x`; the CPU has the Avx2 level.
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn f16_f32_load16(x: *const u16) -> (__m256, __m256) {
+    // SAFETY: caller guarantees 16 elements at x.
+    unsafe {
+        (
+            _mm256_cvtph_ps(_mm_loadu_si128(x.cast())),
+            _mm256_cvtph_ps(_mm_loadu_si128(x.add(8).cast())),
+        )
+    }
+}
+
+/// 16 bf16 → 16 f32 in two registers.
+///
+/// # Safety
+/// 16 elements readable at `x`; the CPU has the Avx2 level.
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn bf16_f32_load16(x: *const u16) -> (__m256, __m256) {
+    // SAFETY: caller guarantees 16 elements at x.
+    unsafe {
+        (
+            bf16x8_to_f32(_mm_loadu_si128(x.cast())),
+            bf16x8_to_f32(_mm_loadu_si128(x.add(8).cast())),
+        )
+    }
+}
+
+macro_rules! narrow_nt {
+    ($(#[$doc:meta])* $name:ident, $regular:ident, $load16:ident) => {
+        $(#[$doc])*
+        ///
+        /// # Safety
+        /// The CPU must support the Avx2 level; see the module contract in [`super`].
+        #[target_feature(enable = "avx2,fma,f16c")]
+        pub unsafe fn $name(n: usize, x: *const f32, y: *mut u16) {
+            // Elements before the output's next 32-byte boundary (y is 2-byte aligned).
+            let head = ((32 - (y as usize) % 32) % 32 / 2).min(n);
+            // SAFETY: elements 0..head are inside x[..n] and y[..n].
+            unsafe { $regular(head, x, y) };
+            let mut i = head;
+            while i + 16 <= n {
+                // SAFETY: elements i..i+16 are inside the buffers; y + i is 32-byte aligned.
+                // Prefetches never fault, so their addresses may run past the buffer.
+                unsafe {
+                    let ahead = x.wrapping_add(i + 2048).cast::<i8>();
+                    _mm_prefetch::<_MM_HINT_T1>(ahead);
+                    _mm_prefetch::<_MM_HINT_T1>(ahead.wrapping_add(32));
+                    _mm256_stream_si256(y.add(i).cast(), $load16(x.add(i)));
+                }
+                i += 16;
+            }
+            // SAFETY: elements i..n are inside x[..n] and y[..n].
+            unsafe { $regular(n - i, x.add(i), y.add(i)) };
+            _mm_sfence();
+        }
+    };
+}
+
+macro_rules! widen_nt {
+    ($(#[$doc:meta])* $name:ident, $regular:ident, $load16:ident) => {
+        $(#[$doc])*
+        ///
+        /// # Safety
+        /// The CPU must support the Avx2 level; see the module contract in [`super`].
+        #[target_feature(enable = "avx2,fma,f16c")]
+        pub unsafe fn $name(n: usize, x: *const u16, y: *mut f32) {
+            // Elements before the output's next 32-byte boundary (y is 4-byte aligned).
+            let head = ((32 - (y as usize) % 32) % 32 / 4).min(n);
+            // SAFETY: elements 0..head are inside x[..n] and y[..n].
+            unsafe { $regular(head, x, y) };
+            let mut i = head;
+            while i + 16 <= n {
+                // SAFETY: elements i..i+16 are inside the buffers; y + i is 32-byte aligned.
+                unsafe {
+                    let (a, b) = $load16(x.add(i));
+                    _mm256_stream_ps(y.add(i), a);
+                    _mm256_stream_ps(y.add(i + 8), b);
+                }
+                i += 16;
+            }
+            // SAFETY: elements i..n are inside x[..n] and y[..n].
+            unsafe { $regular(n - i, x.add(i), y.add(i)) };
+            _mm_sfence();
+        }
+    };
+}
+
+narrow_nt!(
+    /// `f32_f16_vcvt__f16c_u16_nt`
+    f32_f16_nt, f32_f16, f32_f16_load16
+);
+narrow_nt!(
+    /// `f32_bf16_vcvt__avx2_u16_nt`
+    f32_bf16_nt, f32_bf16, f32_bf16_load16
+);
+widen_nt!(
+    /// `f16_f32_vcvt__f16c_u16_nt`
+    f16_f32_nt, f16_f32, f16_f32_load16
+);
+widen_nt!(
+    /// `bf16_f32_vcvt__avx2_u16_nt`
+    bf16_f32_nt, bf16_f32, bf16_f32_load16
+);
