@@ -33,6 +33,71 @@
 #define NNK_ISA_AVX512 2
 
 /**
+ * Score function: the logit itself.
+ */
+#define NNK_SCORE_IDENTITY 0
+
+/**
+ * Score function: softmax over the E logits of the token.
+ */
+#define NNK_SCORE_SOFTMAX 1
+
+/**
+ * Score function: sigmoid of each logit.
+ */
+#define NNK_SCORE_SIGMOID 2
+
+/**
+ * Score function: `sqrt(log(1 + exp(x)))` of each logit.
+ */
+#define NNK_SCORE_SQRT_SOFTPLUS 3
+
+/**
+ * Post function over the k selected raw scores: none.
+ */
+#define NNK_POST_NONE 0
+
+/**
+ * Post function: softmax over the k selected raw scores.
+ */
+#define NNK_POST_SOFTMAX 1
+
+/**
+ * Post function: sigmoid of each selected raw score.
+ */
+#define NNK_POST_SIGMOID 2
+
+/**
+ * No normalization.
+ */
+#define NNK_NORMALIZE_NONE 0
+
+/**
+ * Divide the k weights by their sum plus `norm_eps`.
+ */
+#define NNK_NORMALIZE_SUM 1
+
+/**
+ * Group key: the best key of the group.
+ */
+#define NNK_GROUP_SCORE_MAX 0
+
+/**
+ * Group key: the sum of the group's two best keys (the key itself for groups of one).
+ */
+#define NNK_GROUP_SCORE_SUM_TOP2 1
+
+/**
+ * Largest `num_experts` (larger is `NNK_STATUS_UNSUPPORTED_PARAMETER`).
+ */
+#define NNK_MAX_EXPERTS 65536
+
+/**
+ * Largest `k` (larger is `NNK_STATUS_UNSUPPORTED_PARAMETER`).
+ */
+#define NNK_MAX_TOPK 64
+
+/**
  * Softmax flag: results bit-identical on every ISA level and for every thread count (the
  * kernels then run without FMA: a little slower).
  */
@@ -80,6 +145,63 @@ typedef struct nnk_threadpool nnk_threadpool;
  * (`NNK_STATUS_*`). Codes are never reused.
  */
 typedef int32_t nnk_status;
+
+/**
+ * Top-K gating parameters (see `nnk_topk_gating_f32`). Family presets, as
+ * {score_fn, post_fn, normalize, norm_eps, scale, n_group, topk_group, group_score, bias}:
+ * Mixtral {SOFTMAX, NONE, SUM, 0, 1, 0, 0, MAX, NULL}; Qwen3-MoE the same with k 8 of 128;
+ * Switch, Qwen2-MoE, OLMoE, Jamba {SOFTMAX, NONE, NONE, ...}; GPT-OSS {IDENTITY, SOFTMAX, NONE};
+ * Llama-4 {IDENTITY, SIGMOID, NONE}; DeepSeek-V2 {SOFTMAX, NONE, NONE, 0, 16, 8, 3, MAX};
+ * DeepSeek-V3/R1 {SIGMOID, NONE, SUM, 1e-20, 2.5, 8, 4, SUM_TOP2, bias};
+ * MiniMax-M2 {SIGMOID, NONE, SUM, 1e-20, 1, 0, 0, MAX, bias}.
+ */
+typedef struct {
+    /**
+     * E >= 1 experts (at most `NNK_MAX_EXPERTS`).
+     */
+    uint32_t num_experts;
+    /**
+     * 1 <= k <= E experts chosen per token (at most `NNK_MAX_TOPK`).
+     */
+    uint32_t k;
+    /**
+     * `NNK_SCORE_IDENTITY`, `_SOFTMAX`, `_SIGMOID` or `_SQRT_SOFTPLUS`, over all E.
+     */
+    uint32_t score_fn;
+    /**
+     * `NNK_POST_NONE`, `_SOFTMAX` or `_SIGMOID`, over the k selected raw scores.
+     */
+    uint32_t post_fn;
+    /**
+     * `NNK_NORMALIZE_NONE` or `NNK_NORMALIZE_SUM`.
+     */
+    uint32_t normalize;
+    /**
+     * Added to the sum before dividing (finite, >= 0).
+     */
+    float norm_eps;
+    /**
+     * Routed scaling factor, applied last (finite; 1 for none).
+     */
+    float scale;
+    /**
+     * Number of expert groups; 0 or 1: no grouping. Must divide E.
+     */
+    uint32_t n_group;
+    /**
+     * Groups kept (1..n_group), holding at least k experts together.
+     */
+    uint32_t topk_group;
+    /**
+     * `NNK_GROUP_SCORE_MAX` or `NNK_GROUP_SCORE_SUM_TOP2`.
+     */
+    uint32_t group_score;
+    /**
+     * NULL, or E floats added to the scores for ranking only (never to the weights). The
+     * operator form copies them at create.
+     */
+    const float *selection_bias;
+} nnk_topk_gating_params;
 
 /**
  * A task handed to the host: `task(ctx, i)` does work item `i`.
@@ -359,6 +481,197 @@ nnk_status nnk_reshape_convert_nc_bf16_f32(nnk_operator *op,
  * `op` must be NULL or a live operator handle; the buffers must stay valid for every run.
  */
 nnk_status nnk_setup_convert_nc_bf16_f32(nnk_operator *op, const uint16_t *input, float *output);
+
+/**
+ * Top-K gating of f32 router logits: for each of `tokens` rows of E logits (`logits_stride`
+ * elements apart, >= E), writes the k chosen expert ids to `ids[t * k ..]` and their weights
+ * to `weights[t * k ..]`, sorted by descending selection key, ties to the lower expert index.
+ * Pipeline: score_fn over all E; key = score + selection_bias; groups (keep the best
+ * `topk_group`, the others rank as -inf); top k by key; post_fn over the k raw scores;
+ * normalize; times scale. A NaN or -inf logit ranks as -inf and weighs 0; every row yields k
+ * distinct ids in [0, E) (an all -inf/NaN row without bias: ids 0..k-1, weights 0); +inf
+ * entries share the mass equally. Weights within 1e-6 relative (+1e-37) of exact.
+ * `flags`: 0 or `NNK_FLAG_CONSISTENT_ARITHMETIC` (bit-identical on every ISA); other bits,
+ * invalid parameters (see `nnk_topk_gating_params`), NULL or overlapping buffers are
+ * `NNK_STATUS_INVALID_PARAMETER`, and nothing is written. `tokens == 0` succeeds.
+ *
+ * # Safety
+ * `p` readable, its bias NULL or E floats; the buffers valid for their shapes; `tp` NULL or a
+ * live pool.
+ */
+nnk_status nnk_topk_gating_f32(const nnk_topk_gating_params *p,
+                               size_t tokens,
+                               const float *logits,
+                               size_t logits_stride,
+                               int32_t *ids,
+                               float *weights,
+                               uint32_t flags,
+                               nnk_threadpool *tp);
+
+/**
+ * `nnk_topk_gating_f32` for IEEE half logits (`uint16_t` bits, widened exactly).
+ *
+ * # Safety
+ * As for `nnk_topk_gating_f32`.
+ */
+nnk_status nnk_topk_gating_f16(const nnk_topk_gating_params *p,
+                               size_t tokens,
+                               const uint16_t *logits,
+                               size_t logits_stride,
+                               int32_t *ids,
+                               float *weights,
+                               uint32_t flags,
+                               nnk_threadpool *tp);
+
+/**
+ * `nnk_topk_gating_f32` for bfloat16 logits (`uint16_t` bits, widened exactly).
+ *
+ * # Safety
+ * As for `nnk_topk_gating_f32`.
+ */
+nnk_status nnk_topk_gating_bf16(const nnk_topk_gating_params *p,
+                                size_t tokens,
+                                const uint16_t *logits,
+                                size_t logits_stride,
+                                int32_t *ids,
+                                float *weights,
+                                uint32_t flags,
+                                nnk_threadpool *tp);
+
+/**
+ * Creates a top-K gating operator over f32 logits with the parameters of `p` (validated and
+ * copied, bias included) and `flags` as for `nnk_topk_gating_f32`.
+ *
+ * # Safety
+ * `p` readable, its bias NULL or E floats; `op` NULL (rejected) or writable.
+ */
+nnk_status nnk_create_topk_gating_f32(const nnk_topk_gating_params *p,
+                                      uint32_t flags,
+                                      nnk_operator **op);
+
+/**
+ * Creates a top-K gating operator over IEEE half logits.
+ *
+ * # Safety
+ * As for `nnk_create_topk_gating_f32`.
+ */
+nnk_status nnk_create_topk_gating_f16(const nnk_topk_gating_params *p,
+                                      uint32_t flags,
+                                      nnk_operator **op);
+
+/**
+ * Creates a top-K gating operator over bfloat16 logits.
+ *
+ * # Safety
+ * As for `nnk_create_topk_gating_f32`.
+ */
+nnk_status nnk_create_topk_gating_bf16(const nnk_topk_gating_params *p,
+                                       uint32_t flags,
+                                       nnk_operator **op);
+
+/**
+ * Sets `tokens` (0 allowed) and the logits stride (>= E elements). An operator of another
+ * type is `NNK_STATUS_INVALID_PARAMETER`.
+ *
+ * # Safety
+ * `op` NULL or a live operator handle.
+ */
+nnk_status nnk_reshape_topk_gating_f32(nnk_operator *op, size_t tokens, size_t logits_stride);
+
+/**
+ * `nnk_reshape_topk_gating_f32` for an f16 gating operator.
+ *
+ * # Safety
+ * `op` NULL or a live operator handle.
+ */
+nnk_status nnk_reshape_topk_gating_f16(nnk_operator *op, size_t tokens, size_t logits_stride);
+
+/**
+ * `nnk_reshape_topk_gating_f32` for a bf16 gating operator.
+ *
+ * # Safety
+ * `op` NULL or a live operator handle.
+ */
+nnk_status nnk_reshape_topk_gating_bf16(nnk_operator *op, size_t tokens, size_t logits_stride);
+
+/**
+ * Sets the buffers: logits, `ids` and `weights` (`[tokens][k]` each); non-NULL unless tokens
+ * is 0, aligned, no two overlapping. `NNK_STATUS_INVALID_STATE` before a reshape.
+ *
+ * # Safety
+ * `op` NULL or a live operator handle; the buffers valid for every run.
+ */
+nnk_status nnk_setup_topk_gating_f32(nnk_operator *op,
+                                     const float *logits,
+                                     int32_t *ids,
+                                     float *weights);
+
+/**
+ * `nnk_setup_topk_gating_f32` for an f16 gating operator.
+ *
+ * # Safety
+ * As for `nnk_setup_topk_gating_f32`.
+ */
+nnk_status nnk_setup_topk_gating_f16(nnk_operator *op,
+                                     const uint16_t *logits,
+                                     int32_t *ids,
+                                     float *weights);
+
+/**
+ * `nnk_setup_topk_gating_f32` for a bf16 gating operator.
+ *
+ * # Safety
+ * As for `nnk_setup_topk_gating_f32`.
+ */
+nnk_status nnk_setup_topk_gating_bf16(nnk_operator *op,
+                                      const uint16_t *logits,
+                                      int32_t *ids,
+                                      float *weights);
+
+/**
+ * The dispatch plan of `ids` (`[tokens][k]`, each in [0, num_experts)) for a grouped GEMM:
+ * `counts[e]` slots per expert, `offsets[e]` their exclusive prefix sum (`offsets[E]` =
+ * tokens * k), `permutation` the flat slots `t * k + j` grouped by expert, ascending within
+ * an expert, and, unless `inverse` is NULL, `inverse[permutation[i]] = i`. The result does not
+ * depend on the pool. An id outside [0, E), k = 0, E = 0, tokens * k > INT32_MAX, NULL or
+ * overlapping buffers: `NNK_STATUS_INVALID_PARAMETER`, nothing written; E >
+ * `NNK_MAX_EXPERTS`: `NNK_STATUS_UNSUPPORTED_PARAMETER`.
+ *
+ * # Safety
+ * The buffers hold the documented sizes; `tp` NULL or a live pool.
+ */
+nnk_status nnk_moe_dispatch_plan(size_t tokens,
+                                 size_t k,
+                                 const int32_t *ids,
+                                 size_t num_experts,
+                                 int32_t *counts,
+                                 int32_t *offsets,
+                                 int32_t *permutation,
+                                 int32_t *inverse,
+                                 nnk_threadpool *tp);
+
+/**
+ * Block-aligned dispatch (vLLM's `moe_align_block_size`): the slots of each expert (ascending,
+ * as in `nnk_moe_dispatch_plan`) padded to a multiple of `block` (>= 1) with the pad value
+ * tokens * k, experts in order, into `sorted_slots`, whose capacity is
+ * tokens * k + num_experts * (block - 1) (entries past the padded total are set to the pad
+ * value); `block_expert[b]` is the expert of block b for the `*padded_total / block` blocks
+ * used, -1 for the rest of its capacity / block entries; `*padded_total` the padded length.
+ * Errors as for `nnk_moe_dispatch_plan` (also block = 0, capacity > INT32_MAX); nothing is
+ * written on error.
+ *
+ * # Safety
+ * The buffers hold the documented sizes; `tp` NULL or a live pool.
+ */
+nnk_status nnk_moe_align_blocks(size_t tokens,
+                                size_t k,
+                                const int32_t *ids,
+                                size_t num_experts,
+                                size_t block,
+                                int32_t *sorted_slots,
+                                int32_t *block_expert,
+                                size_t *padded_total,
+                                nnk_threadpool *tp);
 
 /**
  * Runs a set-up operator on `threadpool` (NULL: on the calling thread). Returns

@@ -4,6 +4,7 @@
 
 pub mod buffer;
 pub mod convert;
+pub mod gating;
 pub mod softmax;
 
 use crate::isa::IsaLevel;
@@ -129,6 +130,12 @@ pub enum Body {
     SoftmaxF16(softmax::SoftmaxOp<crate::ukernels::simd::F16>),
     /// Softmax or log-softmax over bf16 rows.
     SoftmaxBf16(softmax::SoftmaxOp<crate::ukernels::simd::Bf16>),
+    /// Top-K gating of f32 logits.
+    GatingF32(gating::GatingOp<crate::ukernels::simd::F32>),
+    /// Top-K gating of f16 logits.
+    GatingF16(gating::GatingOp<crate::ukernels::simd::F16>),
+    /// Top-K gating of bf16 logits.
+    GatingBf16(gating::GatingOp<crate::ukernels::simd::Bf16>),
 }
 
 /// An operator: type-specific body plus the lifecycle state shared by all.
@@ -171,6 +178,9 @@ impl Operator {
             Body::SoftmaxF32(o) => o.kernel_name(),
             Body::SoftmaxF16(o) => o.kernel_name(),
             Body::SoftmaxBf16(o) => o.kernel_name(),
+            Body::GatingF32(o) => o.kernel_name(),
+            Body::GatingF16(o) => o.kernel_name(),
+            Body::GatingBf16(o) => o.kernel_name(),
         }
     }
 
@@ -215,6 +225,9 @@ impl Operator {
             Body::SoftmaxF32(o) => o.run(tp),
             Body::SoftmaxF16(o) => o.run(tp),
             Body::SoftmaxBf16(o) => o.run(tp),
+            Body::GatingF32(o) => o.run(tp),
+            Body::GatingF16(o) => o.run(tp),
+            Body::GatingBf16(o) => o.run(tp),
         }
     }
 }

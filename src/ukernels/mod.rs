@@ -4,6 +4,7 @@
 //! stores or a stack copy, never an over-read).
 
 pub mod cvt;
+pub mod gating;
 pub mod simd;
 pub mod softmax;
 pub mod vcvt;

@@ -73,6 +73,52 @@ impl V16 for A16 {
         A16(half(p.0, k.0), half(p.1, k.1))
     }
     #[inline(always)]
+    fn div(self, o: Self) -> Self {
+        // SAFETY: see the impl comment.
+        unsafe { A16(_mm256_div_ps(self.0, o.0), _mm256_div_ps(self.1, o.1)) }
+    }
+    #[inline(always)]
+    fn recip<const FUSED: bool>(self) -> Self {
+        #[inline(always)]
+        fn half(a: __m256) -> __m256 {
+            // SAFETY: see the impl comment. 12-bit estimate r, then r + r*(1 - a*r).
+            unsafe {
+                let r = _mm256_rcp_ps(a);
+                let e = _mm256_fnmadd_ps(a, r, _mm256_set1_ps(1.0));
+                _mm256_fmadd_ps(r, e, r)
+            }
+        }
+        if FUSED {
+            A16(half(self.0), half(self.1))
+        } else {
+            Self::splat(1.0).div(self)
+        }
+    }
+    #[inline(always)]
+    fn sqrt(self) -> Self {
+        // SAFETY: see the impl comment.
+        unsafe { A16(_mm256_sqrt_ps(self.0), _mm256_sqrt_ps(self.1)) }
+    }
+    #[inline(always)]
+    fn mask_ge(self, t: Self) -> u32 {
+        // SAFETY: see the impl comment.
+        unsafe {
+            let lo = _mm256_movemask_ps(_mm256_cmp_ps::<_CMP_GE_OQ>(self.0, t.0)) as u32;
+            let hi = _mm256_movemask_ps(_mm256_cmp_ps::<_CMP_GE_OQ>(self.1, t.1)) as u32;
+            lo | (hi << 8)
+        }
+    }
+    #[inline(always)]
+    fn select_lt(a: Self, b: Self, x: Self, y: Self) -> Self {
+        // SAFETY: see the impl comment.
+        unsafe {
+            A16(
+                _mm256_blendv_ps(y.0, x.0, _mm256_cmp_ps::<_CMP_LT_OQ>(a.0, b.0)),
+                _mm256_blendv_ps(y.1, x.1, _mm256_cmp_ps::<_CMP_LT_OQ>(a.1, b.1)),
+            )
+        }
+    }
+    #[inline(always)]
     fn hmax(self) -> f32 {
         // SAFETY: see the impl comment.
         unsafe {

@@ -76,6 +76,42 @@ impl V16 for Z16 {
         unsafe { Z16(_mm512_scalef_ps(p.0, k.0)) }
     }
     #[inline(always)]
+    fn div(self, o: Self) -> Self {
+        // SAFETY: see the impl comment.
+        unsafe { Z16(_mm512_div_ps(self.0, o.0)) }
+    }
+    #[inline(always)]
+    fn recip<const FUSED: bool>(self) -> Self {
+        if FUSED {
+            // SAFETY: see the impl comment. 14-bit estimate r, then r + r*(1 - a*r).
+            unsafe {
+                let r = _mm512_rcp14_ps(self.0);
+                let e = _mm512_fnmadd_ps(self.0, r, _mm512_set1_ps(1.0));
+                Z16(_mm512_fmadd_ps(r, e, r))
+            }
+        } else {
+            Self::splat(1.0).div(self)
+        }
+    }
+    #[inline(always)]
+    fn sqrt(self) -> Self {
+        // SAFETY: see the impl comment.
+        unsafe { Z16(_mm512_sqrt_ps(self.0)) }
+    }
+    #[inline(always)]
+    fn mask_ge(self, t: Self) -> u32 {
+        // SAFETY: see the impl comment.
+        unsafe { u32::from(_mm512_cmp_ps_mask::<_CMP_GE_OQ>(self.0, t.0)) }
+    }
+    #[inline(always)]
+    fn select_lt(a: Self, b: Self, x: Self, y: Self) -> Self {
+        // SAFETY: see the impl comment.
+        unsafe {
+            let m = _mm512_cmp_ps_mask::<_CMP_LT_OQ>(a.0, b.0);
+            Z16(_mm512_mask_blend_ps(m, y.0, x.0))
+        }
+    }
+    #[inline(always)]
     fn hmax(self) -> f32 {
         // SAFETY: see the impl comment.
         unsafe {

@@ -56,6 +56,18 @@ pub trait V16: Copy {
         let k2 = k.sub(k1);
         Self::pow2_scale::<false>(Self::pow2_scale::<false>(p, k1), k2)
     }
+    /// Lane-wise `a / b`, correctly rounded.
+    fn div(self, o: Self) -> Self;
+    /// Lane-wise `1 / a` for normal `|a|` in [2^-125, 2^125]: correctly rounded without
+    /// `FUSED`; with `FUSED` an ISA may use a reciprocal estimate refined by one Newton step
+    /// (within 2 ulp).
+    fn recip<const FUSED: bool>(self) -> Self;
+    /// Lane-wise square root, correctly rounded.
+    fn sqrt(self) -> Self;
+    /// Bit `i` set iff lane `i` of `self` is `>= t` (false for NaN).
+    fn mask_ge(self, t: Self) -> u32;
+    /// Lane-wise `if a < b { x } else { y }` (false for NaN).
+    fn select_lt(a: Self, b: Self, x: Self, y: Self) -> Self;
     /// The maximum lane, by a fixed tree: lanes (i, i+8), then (i, i+4), (i, i+2), (0, 1).
     fn hmax(self) -> f32;
     /// 16 f64 zeros.

@@ -62,6 +62,32 @@ impl V16 for S16 {
         p.zip(k, pow2_scale_flush)
     }
     #[inline(always)]
+    fn div(self, o: Self) -> Self {
+        self.zip(o, |a, b| a / b)
+    }
+    #[inline(always)]
+    fn recip<const FUSED: bool>(self) -> Self {
+        S16(self.0.map(|a| 1.0 / a))
+    }
+    #[inline(always)]
+    fn sqrt(self) -> Self {
+        S16(self.0.map(f32::sqrt))
+    }
+    #[inline(always)]
+    fn mask_ge(self, t: Self) -> u32 {
+        let mut m = 0;
+        for i in 0..16 {
+            m |= u32::from(self.0[i] >= t.0[i]) << i;
+        }
+        m
+    }
+    #[inline(always)]
+    fn select_lt(a: Self, b: Self, x: Self, y: Self) -> Self {
+        S16(std::array::from_fn(|i| {
+            if a.0[i] < b.0[i] { x.0[i] } else { y.0[i] }
+        }))
+    }
+    #[inline(always)]
     fn hmax(self) -> f32 {
         tree16(self.0, |a, b| if a > b { a } else { b })
     }

@@ -1,0 +1,717 @@
+//! MoE top-K gating microkernels, written once over [`V16`] and instantiated per ISA in
+//! `scalar`, `avx2` and `avx512` (the pattern of `ukernels::softmax`).
+//!
+//! One row (one token's router logits, `E` of them) goes through the pipeline of
+//! `specs/moe-gating.md`:
+//!
+//! 1. one vector pass widens the row to f32 (NaN kept) and forms the selection keys with NaN
+//!    mapped to −inf, with their lane maxima;
+//! 2. when the keys are not the logits themselves (a bias, or `SUM_TOP2` groups over a
+//!    non-identity score), a second vector pass computes the scores (softmax, sigmoid,
+//!    sqrt-softplus) and `key = score + bias`; without them the keys are the logits, because
+//!    every score function is strictly increasing: ranking by the logit is ranking by the exact
+//!    score, and rounding can never create a tie that the exact scores do not have;
+//! 3. groups: each group's key (max, or top1 + top2 in f32 in that order), the best
+//!    `topk_group` groups kept, the keys of the others set to −inf;
+//! 4. selection by the total order "key descending, then expert index ascending": a lower
+//!    bound `t` on the k-th key is the k-th largest of the 16 lane maxima (16 distinct experts,
+//!    so at least k keys are `>= t`); the experts with key `>= t` (usually a few more than k)
+//!    are gathered with a vector compare and sorted; when they are too many (ties, k > 16), a
+//!    k-element heap over the row does it in O(E log k);
+//! 5. weights from the k selected raw scores, in f64 from f32 values, rounded once: `post_fn`,
+//!    `normalize`, `scale`.
+//!
+//! Non-finite values: a NaN or −inf logit ranks as −inf whatever the bias (−inf is how
+//! runtimes mask an expert); a selected expert whose key is −inf (such a logit, a masked group,
+//! a NaN key) has raw value −inf, which every `post_fn` maps to weight 0. `+inf` entries share the mass equally, as in softmax (DESIGN.md): in the
+//! softmax score, in a `post_fn = SOFTMAX`, and in `normalize = SUM`. A sum of 0 (all weights
+//! 0, `norm_eps` 0) gives weights 0, never NaN.
+
+use crate::ukernels::simd::{Elem, V16};
+use crate::ukernels::softmax::{ExpParams, UNDERFLOW_SPAN, exp_rel};
+
+/// Score function over all experts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Score {
+    /// The logit itself.
+    Identity,
+    /// Softmax over the row.
+    Softmax,
+    /// `1 / (1 + exp(-x))`.
+    Sigmoid,
+    /// `sqrt(ln(1 + exp(x)))`.
+    SqrtSoftplus,
+}
+
+/// Function over the k selected raw scores.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Post {
+    /// Raw scores.
+    None,
+    /// Softmax over the k.
+    Softmax,
+    /// Sigmoid of each.
+    Sigmoid,
+}
+
+/// How a group of experts is scored.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GroupScore {
+    /// The best key in the group.
+    Max,
+    /// The sum of the two best keys (the key itself for a group of one).
+    SumTop2,
+}
+
+/// A validated gating configuration (built by `operators::gating`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Plan {
+    /// E >= 1.
+    pub experts: usize,
+    /// 1 <= k <= E.
+    pub k: usize,
+    /// Score function.
+    pub score: Score,
+    /// Function over the selected.
+    pub post: Post,
+    /// Divide by the sum (+ eps).
+    pub normalize: bool,
+    /// Added to the sum.
+    pub eps: f32,
+    /// Final factor.
+    pub scale: f32,
+    /// Number of groups (1: no grouping); divides E.
+    pub groups: usize,
+    /// Groups kept (<= groups, and topk_group * E / groups >= k).
+    pub topk_group: usize,
+    /// Group key.
+    pub group_score: GroupScore,
+    /// Selection bias, padded with zeros to a multiple of 16.
+    pub bias: Option<Vec<f32>>,
+}
+
+impl Plan {
+    /// E rounded up to whole vectors.
+    pub fn padded(&self) -> usize {
+        self.experts.next_multiple_of(16)
+    }
+
+    /// Whether the selection keys are the logits (see the module docs).
+    pub fn keys_are_logits(&self) -> bool {
+        self.bias.is_none()
+            && (self.groups <= 1
+                || self.group_score == GroupScore::Max
+                || self.score == Score::Identity)
+    }
+}
+
+/// Per-task working memory of the row kernel, sized for one plan.
+#[derive(Debug, Default)]
+pub struct Scratch {
+    f: Vec<f32>,
+    u: Vec<u32>,
+}
+
+/// Most candidates sorted directly; beyond, the heap.
+const CANDIDATES: usize = 64;
+
+impl Scratch {
+    /// Working memory for `plan`; [`crate::Status::OutOfMemory`] if it cannot be allocated.
+    pub fn new(plan: &Plan) -> crate::Result<Scratch> {
+        let ep = plan.padded();
+        let nf = 3 * ep + plan.groups.next_multiple_of(16);
+        let nu = ep + CANDIDATES + 16;
+        let mut s = Scratch::default();
+        s.f.try_reserve_exact(nf)
+            .map_err(|_| crate::Status::OutOfMemory)?;
+        s.u.try_reserve_exact(nu)
+            .map_err(|_| crate::Status::OutOfMemory)?;
+        s.f.resize(nf, 0.0);
+        s.u.resize(nu, 0);
+        Ok(s)
+    }
+}
+
+/// `exp(x)` for `x >= -105` (lower clamps there: below 2^-151, so 0 after rounding).
+const EXP_PLAIN: ExpParams = ExpParams {
+    lo: -UNDERFLOW_SPAN,
+    shift: 0.0,
+    n_ref: 0.0,
+};
+
+/// `|x|` (NaN stays NaN).
+#[inline(always)]
+fn vabs<V: V16>(x: V) -> V {
+    x.max(V::splat(0.0).sub(x))
+}
+
+/// Sigmoid: `r = 1 / (1 + exp(-|x|))`, then `r` for `x >= 0` and `exp(-|x|) * r` below, so the
+/// small side keeps its relative accuracy (a few ulp; 0 below about -104, within 1e-37).
+#[inline(always)]
+pub fn sigmoid<V: V16, const FUSED: bool>(x: V) -> V {
+    let zero = V::splat(0.0);
+    let e = exp_rel::<V, FUSED, false>(zero.sub(vabs(x)), &EXP_PLAIN);
+    let r = V::splat(1.0).add(e).recip::<FUSED>();
+    V::select_lt(x, zero, e.mul(r), r)
+}
+
+/// `sqrt(softplus(x))` with `h = exp(-|x|/2)`, `t = h^2 = exp(-|x|)` and
+/// `log1p(t) = 2s * P(s^2)`, `s = t / (2 + t) <= 1/3`, `P(z) = 1 + z/3 + ... + z^6/13` (Taylor,
+/// truncation below 1.4e-8 relative): `sqrt(x + log1p(t))` for `x > 0`, and
+/// `h * sqrt(2 P / (2 + t))` for `x <= 0` (= `sqrt(log1p(h^2))` without forming the tiny `t`,
+/// so the result keeps its relative accuracy down to `x` = -174 and is < 1e-37 beyond).
+#[inline(always)]
+pub fn sqrt_softplus<V: V16, const FUSED: bool>(x: V) -> V {
+    let zero = V::splat(0.0);
+    let ax = vabs(x);
+    let h = exp_rel::<V, FUSED, false>(zero.sub(ax.mul(V::splat(0.5))), &EXP_PLAIN);
+    let t = h.mul(h);
+    let r = V::splat(2.0).add(t).recip::<FUSED>();
+    let s = t.mul(r);
+    let z = s.mul(s);
+    let mut p = V::fmadd::<FUSED>(z, V::splat(1.0 / 13.0), V::splat(1.0 / 11.0));
+    p = V::fmadd::<FUSED>(p, z, V::splat(1.0 / 9.0));
+    p = V::fmadd::<FUSED>(p, z, V::splat(1.0 / 7.0));
+    p = V::fmadd::<FUSED>(p, z, V::splat(1.0 / 5.0));
+    p = V::fmadd::<FUSED>(p, z, V::splat(1.0 / 3.0));
+    p = V::fmadd::<FUSED>(p, z, V::splat(1.0));
+    let two_p = p.add(p);
+    let pos = ax.add(s.mul(two_p)).sqrt();
+    let neg = h.mul(two_p.mul(r).sqrt());
+    V::select_lt(zero, x, pos, neg)
+}
+
+/// Applies a vector function to `v` in chunks of 16 (the last one padded with 0).
+#[inline(always)]
+fn vmap<V: V16>(v: &mut [f32], f: impl Fn(V) -> V) {
+    for chunk in v.chunks_mut(16) {
+        let mut a = [0.0f32; 16];
+        a[..chunk.len()].copy_from_slice(chunk);
+        // SAFETY: `a` holds 16 elements.
+        unsafe { f(V::load_f32(a.as_ptr())).store_f32(a.as_mut_ptr()) };
+        chunk.copy_from_slice(&a[..chunk.len()]);
+    }
+}
+
+/// `exp(x - m)` for `x` below the finite `m`, each scaled by one common power of two (ratios
+/// kept to f32 accuracy, as in softmax), for `n` values at `x` into `out` (both padded to 16).
+#[inline(always)]
+unsafe fn exp_rows<V: V16, const FUSED: bool>(
+    x: *const f32,
+    out: *mut f32,
+    n16: usize,
+    m: f32,
+) -> f64 {
+    let p = ExpParams::for_max(m);
+    let zero = V::splat(0.0);
+    let mut acc = V::dzero();
+    for i in 0..n16 {
+        // SAFETY: 16 elements per vector inside the padded buffers (caller).
+        unsafe {
+            let v = V::load_f32(x.add(16 * i));
+            let e = if p.shift != 0.0 {
+                exp_rel::<V, FUSED, true>(v, &p)
+            } else {
+                exp_rel::<V, FUSED, false>(v, &p)
+            };
+            e.store_f32(out.add(16 * i));
+            acc = V::dadd(acc, e.max(zero)); // a NaN logit adds 0
+        }
+    }
+    V::dsum(acc)
+}
+
+/// Whether expert `a` comes before `b`: key descending, then index ascending (no NaN keys).
+#[inline(always)]
+fn before(keys: &[f32], a: u32, b: u32) -> bool {
+    let (ka, kb) = (keys[a as usize], keys[b as usize]);
+    ka > kb || (ka == kb && a < b)
+}
+
+fn order(keys: &[f32], a: u32, b: u32) -> std::cmp::Ordering {
+    if before(keys, a, b) {
+        std::cmp::Ordering::Less
+    } else if a == b {
+        std::cmp::Ordering::Equal
+    } else {
+        std::cmp::Ordering::Greater
+    }
+}
+
+/// The `k` first of experts `0..n` in the total order, into `out[..k]` in that order. `keys`
+/// holds `n` keys (no NaN) padded with −inf to whole vectors; `work` holds at least
+/// `CANDIDATES + 16` entries.
+#[inline(always)]
+fn select<V: V16>(keys: &[f32], n: usize, k: usize, out: &mut [u32], work: &mut [u32]) {
+    let nv = n.div_ceil(16);
+    let ninf = f32::NEG_INFINITY;
+    let t = if k <= 16 {
+        let mut lm = V::splat(ninf);
+        for i in 0..nv {
+            // SAFETY: vector i lies inside the padded keys.
+            lm = unsafe { V::load_f32(keys.as_ptr().add(16 * i)) }.max(lm);
+        }
+        let mut a = [0.0f32; 16];
+        // SAFETY: `a` holds 16 elements.
+        unsafe { lm.store_f32(a.as_mut_ptr()) };
+        a.sort_unstable_by(|x, y| y.total_cmp(x));
+        a[k - 1]
+    } else {
+        ninf
+    };
+    // Candidates: every expert with key >= t (at least k of them, see the module docs).
+    let tv = V::splat(t);
+    let mut c = 0;
+    let mut overflow = false;
+    'scan: for i in 0..nv {
+        // SAFETY: vector i lies inside the padded keys.
+        let mut m = unsafe { V::load_f32(keys.as_ptr().add(16 * i)) }.mask_ge(tv);
+        while m != 0 {
+            let j = 16 * i + m.trailing_zeros() as usize;
+            m &= m - 1;
+            if j >= n {
+                break;
+            }
+            if c == CANDIDATES {
+                overflow = true;
+                break 'scan;
+            }
+            work[c] = j as u32;
+            c += 1;
+        }
+    }
+    if !overflow {
+        let cand = &mut work[..c];
+        cand.sort_unstable_by(|&a, &b| order(keys, a, b));
+        out[..k].copy_from_slice(&cand[..k]);
+        return;
+    }
+    // A heap of the k best so far, worst at the root.
+    let heap = &mut out[..k];
+    let mut len = 0;
+    for j in 0..n as u32 {
+        if keys[j as usize] < t {
+            continue;
+        }
+        if len < k {
+            heap[len] = j;
+            let mut i = len;
+            len += 1;
+            while i > 0 {
+                let parent = (i - 1) / 2;
+                if before(keys, heap[parent], heap[i]) {
+                    heap.swap(parent, i);
+                    i = parent;
+                } else {
+                    break;
+                }
+            }
+        } else if before(keys, j, heap[0]) {
+            heap[0] = j;
+            let mut i = 0;
+            loop {
+                let (l, r) = (2 * i + 1, 2 * i + 2);
+                let mut worst = i;
+                if l < k && before(keys, heap[worst], heap[l]) {
+                    worst = l;
+                }
+                if r < k && before(keys, heap[worst], heap[r]) {
+                    worst = r;
+                }
+                if worst == i {
+                    break;
+                }
+                heap.swap(i, worst);
+                i = worst;
+            }
+        }
+    }
+    heap.sort_unstable_by(|&a, &b| order(keys, a, b));
+}
+
+/// f64 weights from raw values, `+inf` entries sharing `total` equally when any is present;
+/// returns false (nothing changed) when there is none.
+fn share_infinite(w: &mut [f64], total: f64) -> bool {
+    let inf = w.iter().filter(|&&v| v == f64::INFINITY).count();
+    if inf == 0 {
+        return false;
+    }
+    for v in w.iter_mut() {
+        *v = if *v == f64::INFINITY {
+            total / inf as f64
+        } else {
+            0.0
+        };
+    }
+    true
+}
+
+/// Gates `rows` rows of logits `stride` elements apart into `ids` / `w` (`k` per row, dense).
+///
+/// # Safety
+/// Each row's `E` elements readable at `x + r * stride`; `rows * k` elements writable at `ids`
+/// and `w`; `scratch` made for `p`; the ISA of `V` available.
+#[inline(always)]
+pub unsafe fn gate_rows<V: V16, T: Elem, const FUSED: bool>(
+    p: &Plan,
+    rows: usize,
+    x: *const T::S,
+    stride: usize,
+    ids: *mut i32,
+    w: *mut f32,
+    scratch: &mut Scratch,
+) {
+    for r in 0..rows {
+        // SAFETY: forwarded contract, row r.
+        unsafe {
+            gate_row::<V, T, FUSED>(
+                p,
+                x.add(r * stride),
+                ids.add(r * p.k),
+                w.add(r * p.k),
+                scratch,
+            )
+        }
+    }
+}
+
+#[inline(always)]
+unsafe fn gate_row<V: V16, T: Elem, const FUSED: bool>(
+    p: &Plan,
+    x: *const T::S,
+    ids: *mut i32,
+    w: *mut f32,
+    scratch: &mut Scratch,
+) {
+    let (e, k, ep) = (p.experts, p.k, p.padded());
+    let nv = ep / 16;
+    let ninf = f32::NEG_INFINITY;
+    let vninf = V::splat(ninf);
+    let (xs, rest) = scratch.f.split_at_mut(ep);
+    let (keys, rest) = rest.split_at_mut(ep);
+    let (scores, gkeys) = rest.split_at_mut(ep);
+    let (sel, work) = scratch.u.split_at_mut(ep);
+
+    // 1. Widen (NaN kept in xs), keys = logits with NaN -> -inf, row max.
+    let mut lmax = vninf;
+    for i in 0..nv {
+        let rem = e - 16 * i;
+        // SAFETY: `rem` (or 16) elements of the row remain at this offset; xs and keys hold
+        // whole vectors.
+        unsafe {
+            let v: V = if rem >= 16 {
+                T::load(x.add(16 * i))
+            } else {
+                T::load_partial(x.add(16 * i), rem, ninf)
+            };
+            v.store_f32(xs.as_mut_ptr().add(16 * i));
+            let kv = v.max(vninf); // NaN -> -inf
+            kv.store_f32(keys.as_mut_ptr().add(16 * i));
+            lmax = kv.max(lmax);
+        }
+    }
+    let m = lmax.hmax();
+
+    // Softmax: the unnormalized exp of every expert and the sum (its +inf / all -inf cases
+    // handled on the k selected).
+    let mut soft_sum = 0.0f64;
+    let soft_finite = p.score == Score::Softmax && m.is_finite();
+    if soft_finite {
+        // SAFETY: xs and scores hold nv vectors.
+        soft_sum = unsafe { exp_rows::<V, FUSED>(xs.as_ptr(), scores.as_mut_ptr(), nv, m) };
+    }
+
+    // 2. Scores and biased keys, when the keys are not the logits.
+    let stored_scores = !p.keys_are_logits();
+    if stored_scores {
+        let inv = if soft_finite {
+            (1.0 / soft_sum) as f32
+        } else {
+            0.0
+        };
+        let inf_count = xs[..e].iter().filter(|&&v| v == f32::INFINITY).count();
+        for i in 0..nv {
+            // SAFETY: every buffer holds nv vectors.
+            unsafe {
+                let v = V::load_f32(xs.as_ptr().add(16 * i));
+                let s = match p.score {
+                    Score::Identity => v,
+                    Score::Sigmoid => sigmoid::<V, FUSED>(v),
+                    Score::SqrtSoftplus => sqrt_softplus::<V, FUSED>(v),
+                    Score::Softmax if soft_finite => {
+                        V::load_f32(scores.as_ptr().add(16 * i)).mul(V::splat(inv))
+                    }
+                    Score::Softmax => {
+                        // m = +inf: the +inf entries share 1 (NaN stays NaN); m = -inf: 0.
+                        let share = if m == f32::INFINITY {
+                            1.0 / inf_count as f32
+                        } else {
+                            0.0
+                        };
+                        let mut a = [0.0f32; 16];
+                        v.store_f32(a.as_mut_ptr());
+                        let a = a.map(|x| {
+                            if x.is_nan() {
+                                x
+                            } else if x == f32::INFINITY {
+                                share
+                            } else {
+                                0.0
+                            }
+                        });
+                        V::load_f32(a.as_ptr())
+                    }
+                };
+                s.store_f32(scores.as_mut_ptr().add(16 * i));
+                let key = match &p.bias {
+                    Some(b) => s.add(V::load_f32(b.as_ptr().add(16 * i))),
+                    None => s,
+                };
+                // A NaN or -inf logit, or a NaN key (inf - inf), ranks as -inf.
+                let key = V::select_lt(v, V::splat(f32::MIN), vninf, key).max(vninf);
+                let pad = 16 * i + 16 > e;
+                if pad {
+                    let mut a = [0.0f32; 16];
+                    key.store_f32(a.as_mut_ptr());
+                    for (l, v) in a.iter_mut().enumerate() {
+                        if 16 * i + l >= e {
+                            *v = ninf;
+                        }
+                    }
+                    keys[16 * i..16 * i + 16].copy_from_slice(&a);
+                } else {
+                    key.store_f32(keys.as_mut_ptr().add(16 * i));
+                }
+            }
+        }
+    }
+
+    // 3. Groups.
+    if p.groups > 1 {
+        let g = p.groups;
+        let gs = e / g;
+        for (j, gk) in gkeys.iter_mut().enumerate() {
+            *gk = if j < g {
+                let members = &keys[j * gs..(j + 1) * gs];
+                match p.group_score {
+                    GroupScore::Max => members.iter().fold(ninf, |a, &b| a.max(b)),
+                    GroupScore::SumTop2 if gs == 1 => members[0],
+                    GroupScore::SumTop2 => {
+                        let (mut t1, mut t2) = (ninf, ninf);
+                        for &v in members {
+                            if v > t1 {
+                                t2 = t1;
+                                t1 = v;
+                            } else if v > t2 {
+                                t2 = v;
+                            }
+                        }
+                        let s = t1 + t2;
+                        if s.is_nan() { ninf } else { s }
+                    }
+                }
+            } else {
+                ninf
+            };
+        }
+        select::<V>(gkeys, g, p.topk_group, sel, work);
+        for &j in &sel[..p.topk_group] {
+            gkeys[j as usize] = f32::NAN; // marks a kept group
+        }
+        for j in 0..g {
+            if !gkeys[j].is_nan() {
+                keys[j * gs..(j + 1) * gs].fill(ninf);
+            }
+        }
+    }
+
+    // 4. Selection.
+    select::<V>(keys, e, k, sel, work);
+
+    // 5. Raw values of the selected, then the weights.
+    let mut raw = [0.0f32; 64];
+    let raw = &mut raw[..k];
+    for (r, &j) in raw.iter_mut().zip(sel.iter()) {
+        *r = if stored_scores || p.score == Score::Softmax && soft_finite {
+            scores[j as usize]
+        } else {
+            xs[j as usize]
+        };
+    }
+    if !stored_scores {
+        match p.score {
+            Score::Identity => {}
+            Score::Sigmoid => vmap::<V>(raw, sigmoid::<V, FUSED>),
+            Score::SqrtSoftplus => vmap::<V>(raw, sqrt_softplus::<V, FUSED>),
+            Score::Softmax => {}
+        }
+    }
+    let mut wt = [0.0f64; 64];
+    let wt = &mut wt[..k];
+    for ((wv, &r), &j) in wt.iter_mut().zip(raw.iter()).zip(sel.iter()) {
+        *wv = if keys[j as usize] == ninf {
+            f64::NEG_INFINITY
+        } else {
+            f64::from(r)
+        };
+    }
+    if p.score == Score::Softmax && !stored_scores {
+        if soft_finite {
+            for v in wt.iter_mut() {
+                *v /= soft_sum;
+            }
+        } else {
+            // Row max +inf: the +inf entries share 1; all -inf: every weight 0 below.
+            let inf_count = xs[..e].iter().filter(|&&v| v == f32::INFINITY).count();
+            for v in wt.iter_mut() {
+                *v = if *v == f64::INFINITY {
+                    1.0 / inf_count as f64
+                } else {
+                    0.0
+                };
+            }
+        }
+    }
+    match p.post {
+        Post::None => {}
+        Post::Sigmoid => {
+            let mut a = [0.0f32; 64];
+            for (a, &v) in a.iter_mut().zip(wt.iter()) {
+                *a = v as f32;
+            }
+            vmap::<V>(&mut a[..k], sigmoid::<V, FUSED>);
+            for (v, &a) in wt.iter_mut().zip(a.iter()) {
+                *v = f64::from(a);
+            }
+        }
+        Post::Softmax => {
+            let mk = wt.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+            if !share_infinite(wt, 1.0) {
+                if mk == f64::NEG_INFINITY {
+                    wt.fill(0.0);
+                } else {
+                    let mut a = [0.0f32; 64];
+                    for (a, &v) in a.iter_mut().zip(wt.iter()) {
+                        *a = v as f32;
+                    }
+                    let mk = mk as f32;
+                    let ep = ExpParams::for_max(mk);
+                    if ep.shift != 0.0 {
+                        vmap::<V>(&mut a[..k], |v| exp_rel::<V, FUSED, true>(v, &ep));
+                    } else {
+                        vmap::<V>(&mut a[..k], |v| exp_rel::<V, FUSED, false>(v, &ep));
+                    }
+                    let s: f64 = a[..k].iter().map(|&v| f64::from(v)).sum();
+                    for (v, &a) in wt.iter_mut().zip(a.iter()) {
+                        *v = f64::from(a) / s;
+                    }
+                }
+            }
+        }
+    }
+    // A -inf raw value (NONE) weighs 0.
+    for v in wt.iter_mut() {
+        if *v == f64::NEG_INFINITY {
+            *v = 0.0;
+        }
+    }
+    if p.normalize {
+        let s: f64 = wt.iter().sum::<f64>() + f64::from(p.eps);
+        if !share_infinite(wt, 1.0) {
+            if s == 0.0 || s.is_nan() {
+                wt.fill(0.0);
+            } else {
+                for v in wt.iter_mut() {
+                    *v /= s;
+                }
+            }
+        }
+    }
+    let scale = f64::from(p.scale);
+    for j in 0..k {
+        // SAFETY: k writable elements at ids and w (caller).
+        unsafe {
+            ids.add(j).write(sel[j] as i32);
+            w.add(j).write((wt[j] * scale) as f32);
+        }
+    }
+}
+
+/// Defines one ISA's concrete kernels.
+macro_rules! instantiate {
+    ($V:ty $(, $features:literal)?) => {
+        use crate::ukernels::gating::{Plan, Scratch};
+        use crate::ukernels::simd::Elem;
+
+        /// Gates `rows` rows (see [`crate::ukernels::gating::gate_rows`]).
+        ///
+        /// # Safety
+        /// As for `gate_rows`; the CPU has this module's ISA.
+        $(#[target_feature(enable = $features)])?
+        #[allow(clippy::too_many_arguments)]
+        pub unsafe fn gate<T: Elem, const FUSED: bool>(
+            p: &Plan,
+            rows: usize,
+            x: *const T::S,
+            stride: usize,
+            ids: *mut i32,
+            w: *mut f32,
+            scratch: &mut Scratch,
+        ) {
+            // SAFETY: forwarded contract.
+            unsafe {
+                crate::ukernels::gating::gate_rows::<$V, T, FUSED>(p, rows, x, stride, ids, w, scratch)
+            }
+        }
+
+        /// Sigmoid of 16 values (for tests).
+        ///
+        /// # Safety
+        /// The CPU has this module's ISA.
+        $(#[target_feature(enable = $features)])?
+        pub unsafe fn sigmoid16<const FUSED: bool>(x: &[f32; 16]) -> [f32; 16] {
+            let mut a = *x;
+            // SAFETY: 16 elements.
+            unsafe {
+                let v = <$V as crate::ukernels::simd::V16>::load_f32(a.as_ptr());
+                crate::ukernels::simd::V16::store_f32(crate::ukernels::gating::sigmoid::<$V, FUSED>(v), a.as_mut_ptr());
+            }
+            a
+        }
+
+        /// sqrt(softplus) of 16 values (for tests).
+        ///
+        /// # Safety
+        /// The CPU has this module's ISA.
+        $(#[target_feature(enable = $features)])?
+        pub unsafe fn sqrt_softplus16<const FUSED: bool>(x: &[f32; 16]) -> [f32; 16] {
+            let mut a = *x;
+            // SAFETY: 16 elements.
+            unsafe {
+                let v = <$V as crate::ukernels::simd::V16>::load_f32(a.as_ptr());
+                crate::ukernels::simd::V16::store_f32(crate::ukernels::gating::sqrt_softplus::<$V, FUSED>(v), a.as_mut_ptr());
+            }
+            a
+        }
+    };
+}
+
+/// Portable kernels.
+pub mod scalar {
+    instantiate!(crate::ukernels::simd::scalar::S16);
+}
+
+/// AVX2 + FMA + F16C kernels.
+#[cfg(target_arch = "x86_64")]
+pub mod avx2 {
+    instantiate!(crate::ukernels::simd::avx2::A16, "avx2,fma,f16c");
+}
+
+/// AVX-512 (F+BW+DQ+VL) kernels.
+#[cfg(target_arch = "x86_64")]
+pub mod avx512 {
+    instantiate!(
+        crate::ukernels::simd::avx512::Z16,
+        "avx2,fma,f16c,avx512f,avx512bw,avx512dq,avx512vl"
+    );
+}
