@@ -2,9 +2,10 @@
 //!
 //! Each level is one exact feature set, used both for detection and for the kernels'
 //! `#[target_feature]` attributes:
-//! - [`IsaLevel::Avx2`]: AVX2 + FMA + F16C (`"avx2,fma,f16c"`),
+//! - [`IsaLevel::Avx2`]: AVX2 + FMA + F16C, with the BMI1, BMI2 and POPCNT that every AVX2 CPU
+//!   (Haswell, Zen and later) also has (`"avx2,fma,f16c,bmi1,bmi2,popcnt"`),
 //! - [`IsaLevel::Avx512`]: the AVX2 set plus AVX-512 F, BW, DQ and VL
-//!   (`"avx2,fma,f16c,avx512f,avx512bw,avx512dq,avx512vl"`).
+//!   (`"avx2,fma,f16c,bmi1,bmi2,popcnt,avx512f,avx512bw,avx512dq,avx512vl"`).
 //!
 //! Detection runs once, lazily. The ceiling starts at `NNK_ISA` (if set to `scalar`, `avx2` or
 //! `avx512`) and can be changed with [`set_limit`]; it never rises above what the CPU has.
@@ -111,7 +112,7 @@ const NO_LIMIT: u8 = u8::MAX;
 static INITIALIZED: AtomicBool = AtomicBool::new(false);
 
 #[cfg(target_arch = "x86_64")]
-cpufeatures::new!(cpuid_avx2_fma, "avx2", "fma");
+cpufeatures::new!(cpuid_avx2_fma, "avx2", "fma", "bmi1", "bmi2", "popcnt");
 #[cfg(target_arch = "x86_64")]
 cpufeatures::new!(cpuid_avx512, "avx512f", "avx512bw", "avx512dq", "avx512vl");
 

@@ -28,7 +28,7 @@
 //! 0, `norm_eps` 0) gives weights 0, never NaN.
 
 use crate::ukernels::simd::{Elem, V16};
-use crate::ukernels::softmax::{ExpParams, UNDERFLOW_SPAN, exp_rel};
+use crate::ukernels::softmax::{ExpParams, UNDERFLOW_SPAN, exp_parts};
 
 /// Score function over all experts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -139,6 +139,16 @@ const EXP_PLAIN: ExpParams = ExpParams {
     n_ref: 0.0,
 };
 
+/// `exp_rel` of `ukernels::softmax` with results below 2^-126 flushed to 0 on every ISA, so
+/// that no subnormal is ever produced: on Intel cores each subnormal result of `scalef` or a
+/// multiply costs a microcode assist (measured: 36% of a Mixtral row's time went to the padding
+/// lanes' `scalef`). Weights that small are within the contract's 1e-37 absolute bound.
+#[inline(always)]
+fn exp_rel<V: V16, const FUSED: bool, const SHIFT: bool>(x: V, p: &ExpParams) -> V {
+    let (e, k) = exp_parts::<V, FUSED, SHIFT>(x, p);
+    V::pow2_scale::<false>(e, k)
+}
+
 /// `|x|` (NaN stays NaN).
 #[inline(always)]
 fn vabs<V: V16>(x: V) -> V {
@@ -165,7 +175,10 @@ pub fn sqrt_softplus<V: V16, const FUSED: bool>(x: V) -> V {
     let zero = V::splat(0.0);
     let ax = vabs(x);
     let h = exp_rel::<V, FUSED, false>(zero.sub(ax.mul(V::splat(0.5))), &EXP_PLAIN);
-    let t = h.mul(h);
+    // t is only ever added to 2 or to x >= 41, where anything below 2^-60 is lost: clamping
+    // keeps t, s and z = s^2 normal (no subnormal assists).
+    let hc = h.max(V::splat(f32::from_bits(0x3080_0000))); // 2^-30
+    let t = hc.mul(hc);
     let r = V::splat(2.0).add(t).recip::<FUSED>();
     let s = t.mul(r);
     let z = s.mul(s);
@@ -238,14 +251,47 @@ fn order(keys: &[f32], a: u32, b: u32) -> std::cmp::Ordering {
     }
 }
 
+/// Ranks candidates: `ck` holds `c` keys padded with −inf to whole vectors, for experts `ci`
+/// in ascending order; the candidate of rank `r < k` (the number of candidates before it in
+/// the total order) goes to `out[r]`. Branch-free: two vector compares per candidate and
+/// vector, so ties and equal keys cost nothing extra.
+#[inline(always)]
+fn rank<V: V16>(ck: &[f32], ci: impl Fn(usize) -> u32, c: usize, k: usize, out: &mut [u32]) {
+    let nv = c.div_ceil(16);
+    for p in 0..c {
+        let kp = V::splat(ck[p]);
+        let mut r = 0;
+        for v in 0..nv {
+            // SAFETY: vector v lies inside the padded candidate keys.
+            let kv = unsafe { V::load_f32(ck.as_ptr().add(16 * v)) };
+            let (gt, ge) = (kv.mask_gt(kp), kv.mask_ge(kp));
+            // Equal keys count when their index is lower: candidates before p.
+            let below = match p.checked_sub(16 * v) {
+                Some(d) if d >= 16 => u32::MAX,
+                Some(d) => (1u32 << d) - 1,
+                None => 0,
+            };
+            r += gt.count_ones() + (ge & !gt & below).count_ones();
+        }
+        if (r as usize) < k {
+            out[r as usize] = ci(p);
+        }
+    }
+}
+
 /// The `k` first of experts `0..n` in the total order, into `out[..k]` in that order. `keys`
 /// holds `n` keys (no NaN) padded with −inf to whole vectors; `work` holds at least
 /// `CANDIDATES + 16` entries.
 #[inline(always)]
 fn select<V: V16>(keys: &[f32], n: usize, k: usize, out: &mut [u32], work: &mut [u32]) {
+    if n <= 16 {
+        rank::<V>(keys, |p| p as u32, n, k, out);
+        return;
+    }
     let nv = n.div_ceil(16);
     let ninf = f32::NEG_INFINITY;
     let t = if k <= 16 {
+        // The k-th largest lane maximum: the largest lane value with at least k lanes >= it.
         let mut lm = V::splat(ninf);
         for i in 0..nv {
             // SAFETY: vector i lies inside the padded keys.
@@ -254,13 +300,20 @@ fn select<V: V16>(keys: &[f32], n: usize, k: usize, out: &mut [u32], work: &mut 
         let mut a = [0.0f32; 16];
         // SAFETY: `a` holds 16 elements.
         unsafe { lm.store_f32(a.as_mut_ptr()) };
-        a.sort_unstable_by(|x, y| y.total_cmp(x));
-        a[k - 1]
+        let mut ok = [ninf; 16];
+        for (o, &v) in ok.iter_mut().zip(&a) {
+            if lm.mask_ge(V::splat(v)).count_ones() as usize >= k {
+                *o = v;
+            }
+        }
+        // SAFETY: `ok` holds 16 elements.
+        unsafe { V::load_f32(ok.as_ptr()) }.hmax()
     } else {
         ninf
     };
     // Candidates: every expert with key >= t (at least k of them, see the module docs).
     let tv = V::splat(t);
+    let mut ck = [ninf; CANDIDATES + 16];
     let mut c = 0;
     let mut overflow = false;
     'scan: for i in 0..nv {
@@ -277,13 +330,12 @@ fn select<V: V16>(keys: &[f32], n: usize, k: usize, out: &mut [u32], work: &mut 
                 break 'scan;
             }
             work[c] = j as u32;
+            ck[c] = keys[j];
             c += 1;
         }
     }
     if !overflow {
-        let cand = &mut work[..c];
-        cand.sort_unstable_by(|&a, &b| order(keys, a, b));
-        out[..k].copy_from_slice(&cand[..k]);
+        rank::<V>(&ck, |p| work[p], c, k, out);
         return;
     }
     // A heap of the k best so far, worst at the root.
@@ -327,6 +379,38 @@ fn select<V: V16>(keys: &[f32], n: usize, k: usize, out: &mut [u32], work: &mut 
         }
     }
     heap.sort_unstable_by(|&a, &b| order(keys, a, b));
+}
+
+/// The key of a group of `nv` whole vectors of keys at `k`: lane-wise best (`m1`) and second
+/// best (`m2`) over the vectors, then across lanes. For `SUM_TOP2`, the second best is the
+/// best lane again if two lanes hold the maximum, else the best of `m2` and of `m1` without
+/// its maximum lane; the sum is top1 + top2 in f32, as the scalar form.
+///
+/// # Safety
+/// `16 * nv` readable keys at `k` (no NaN).
+#[inline(always)]
+unsafe fn group_key<V: V16>(k: *const f32, nv: usize, how: GroupScore) -> f32 {
+    let ninf = V::splat(f32::NEG_INFINITY);
+    let (mut m1, mut m2) = (ninf, ninf);
+    for i in 0..nv {
+        // SAFETY: inside the group (caller).
+        let v = unsafe { V::load_f32(k.add(16 * i)) };
+        // m2 = max(m2, min(m1, v)); m1 = max(m1, v)
+        m2 = m2.max(V::select_lt(v, m1, v, m1));
+        m1 = m1.max(v);
+    }
+    let t1 = m1.hmax();
+    if how == GroupScore::Max {
+        return t1;
+    }
+    let tv = V::splat(t1);
+    let t2 = if m1.mask_ge(tv).count_ones() >= 2 {
+        t1
+    } else {
+        m2.max(V::select_lt(m1, tv, m1, ninf)).hmax()
+    };
+    let s = t1 + t2;
+    if s.is_nan() { f32::NEG_INFINITY } else { s }
 }
 
 /// f64 weights from raw values, `+inf` entries sharing `total` equally when any is present;
@@ -429,7 +513,11 @@ unsafe fn gate_row<V: V16, T: Elem, const FUSED: bool>(
         } else {
             0.0
         };
-        let inf_count = xs[..e].iter().filter(|&&v| v == f32::INFINITY).count();
+        let inf_count = if p.score == Score::Softmax && m == f32::INFINITY {
+            xs[..e].iter().filter(|&&v| v == f32::INFINITY).count()
+        } else {
+            0
+        };
         for i in 0..nv {
             // SAFETY: every buffer holds nv vectors.
             unsafe {
@@ -491,7 +579,10 @@ unsafe fn gate_row<V: V16, T: Elem, const FUSED: bool>(
         let g = p.groups;
         let gs = e / g;
         for (j, gk) in gkeys.iter_mut().enumerate() {
-            *gk = if j < g {
+            *gk = if j < g && gs.is_multiple_of(16) {
+                // SAFETY: the group's vectors lie inside the keys.
+                unsafe { group_key::<V>(keys.as_ptr().add(j * gs), gs / 16, p.group_score) }
+            } else if j < g {
                 let members = &keys[j * gs..(j + 1) * gs];
                 match p.group_score {
                     GroupScore::Max => members.iter().fold(ninf, |a, &b| a.max(b)),

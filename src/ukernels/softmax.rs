@@ -133,7 +133,10 @@ pub mod scalar {
 /// AVX2 + FMA + F16C kernels.
 #[cfg(target_arch = "x86_64")]
 pub mod avx2 {
-    instantiate!(crate::ukernels::simd::avx2::A16, "avx2,fma,f16c");
+    instantiate!(
+        crate::ukernels::simd::avx2::A16,
+        "avx2,fma,f16c,bmi1,bmi2,popcnt"
+    );
 }
 
 /// AVX-512 (F+BW+DQ+VL) kernels.
@@ -141,7 +144,7 @@ pub mod avx2 {
 pub mod avx512 {
     instantiate!(
         crate::ukernels::simd::avx512::Z16,
-        "avx2,fma,f16c,avx512f,avx512bw,avx512dq,avx512vl"
+        "avx2,fma,f16c,bmi1,bmi2,popcnt,avx512f,avx512bw,avx512dq,avx512vl"
     );
 }
 

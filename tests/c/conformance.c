@@ -586,6 +586,9 @@ static void check_big_softmax(nnk_threadpool *tp) {
     check_softmax_row(row, N, 0, tp, "long row");
 }
 
+static void check_gating(nnk_threadpool *tp);
+static void check_dispatch(nnk_threadpool *tp);
+
 static void check_pools(void) {
     nnk_threadpool *tp = NULL, *custom = NULL;
     CHECK_STATUS(nnk_threadpool_create(3, &tp), NNK_STATUS_SUCCESS);
@@ -596,6 +599,8 @@ static void check_pools(void) {
     check_operator(tp);
     check_softmax_operator(tp);
     check_big_softmax(tp);
+    check_gating(tp);
+    check_dispatch(tp);
     CHECK_STATUS(nnk_threadpool_destroy(tp), NNK_STATUS_SUCCESS);
     CHECK_STATUS(nnk_threadpool_destroy(NULL), NNK_STATUS_SUCCESS);
 
@@ -608,6 +613,7 @@ static void check_pools(void) {
     check_operator(custom);
     check_softmax_operator(custom);
     check_big_softmax(custom);
+    check_gating(custom);
     CHECK(host_calls > 0, "the host scheduler was never called");
     CHECK_STATUS(nnk_threadpool_destroy(custom), NNK_STATUS_SUCCESS);
 }
@@ -616,6 +622,305 @@ static void check_pools(void) {
 
 static const char *isa_name(uint32_t isa) {
     return isa == NNK_ISA_AVX512 ? "avx512" : isa == NNK_ISA_AVX2 ? "avx2" : isa == NNK_ISA_SCALAR ? "scalar" : "?";
+}
+
+/* ---- MoE top-K gating: an f64 reference of the spec's pipeline, written here in C ---- */
+
+typedef struct {
+    const char *name;
+    nnk_topk_gating_params p;
+    int bias; /* bias values: 0.1 * sin(e) when set */
+} gating_case;
+
+static double g_bias[65536];
+
+static double ref_score(uint32_t fn, double x) {
+    switch (fn) {
+    case NNK_SCORE_SIGMOID: return 1.0 / (1.0 + exp(-x));
+    case NNK_SCORE_SQRT_SOFTPLUS: return sqrt(x > 0 ? x + log1p(exp(-x)) : log1p(exp(x)));
+    default: return x;
+    }
+}
+
+/* +inf entries share `total` equally; returns 1 if there was one. */
+static int ref_share(double *w, size_t n, double total) {
+    size_t i, c = 0;
+    for (i = 0; i < n; i++) c += w[i] == INFINITY;
+    if (!c) return 0;
+    for (i = 0; i < n; i++) w[i] = w[i] == INFINITY ? total / (double)c : 0.0;
+    return 1;
+}
+
+/* Is (ka, a) before (kb, b) in the total order? */
+static int ref_before(double ka, size_t a, double kb, size_t b) { return ka > kb || (ka == kb && a < b); }
+
+/* Indices of the n best keys (k <= 64), by repeated selection. */
+static void ref_top(const double *key, size_t len, size_t n, size_t *out) {
+    size_t j, i, q;
+    for (j = 0; j < n; j++) {
+        size_t best = (size_t)-1;
+        for (i = 0; i < len; i++) {
+            int used = 0;
+            for (q = 0; q < j; q++) used |= out[q] == i;
+            if (!used && (best == (size_t)-1 || ref_before(key[i], i, key[best], best))) best = i;
+        }
+        out[j] = best;
+    }
+}
+
+static void ref_gating(const nnk_topk_gating_params *p, const double *x, size_t *ids, double *w, double *keys_out) {
+    size_t e = p->num_experts, k = p->k, i, j;
+    static double score[65536], key[65536], gk[65536];
+    static size_t gsel[65536];
+    int by_logit = p->selection_bias == NULL &&
+                   (p->n_group <= 1 || p->group_score == NNK_GROUP_SCORE_MAX || p->score_fn == NNK_SCORE_IDENTITY);
+    if (p->score_fn == NNK_SCORE_SOFTMAX) {
+        double m = -INFINITY, s = 0;
+        for (i = 0; i < e; i++) score[i] = isnan(x[i]) ? -INFINITY : x[i];
+        if (!ref_share(score, e, 1.0)) {
+            for (i = 0; i < e; i++) m = score[i] > m ? score[i] : m;
+            for (i = 0; i < e; i++) s += m == -INFINITY ? 0 : exp(score[i] - m);
+            for (i = 0; i < e; i++) score[i] = m == -INFINITY ? 0 : exp(score[i] - m) / s;
+        }
+    } else {
+        for (i = 0; i < e; i++) score[i] = ref_score(p->score_fn, x[i]);
+    }
+    for (i = 0; i < e; i++) {
+        double kv = by_logit ? x[i] : score[i] + (p->selection_bias ? g_bias[i] : 0.0);
+        key[i] = (isnan(x[i]) || x[i] == -INFINITY || isnan(kv)) ? -INFINITY : kv;
+        keys_out[i] = key[i];
+    }
+    if (p->n_group > 1) {
+        size_t g = p->n_group, gs = e / g;
+        for (j = 0; j < g; j++) {
+            double t1 = -INFINITY, t2 = -INFINITY, v;
+            for (i = 0; i < gs; i++) {
+                v = key[j * gs + i];
+                if (v > t1) { t2 = t1; t1 = v; } else if (v > t2) t2 = v;
+            }
+            v = (p->group_score == NNK_GROUP_SCORE_MAX || gs == 1) ? t1 : t1 + t2;
+            gk[j] = isnan(v) ? -INFINITY : v;
+        }
+        ref_top(gk, g, p->topk_group, gsel);
+        for (j = 0; j < g; j++) {
+            int kept = 0;
+            for (i = 0; i < p->topk_group; i++) kept |= gsel[i] == j;
+            if (!kept) for (i = 0; i < gs; i++) key[j * gs + i] = -INFINITY;
+        }
+    }
+    ref_top(key, e, k, ids);
+    for (j = 0; j < k; j++) w[j] = key[ids[j]] == -INFINITY ? -INFINITY : score[ids[j]];
+    if (p->post_fn == NNK_POST_SOFTMAX && !ref_share(w, k, 1.0)) {
+        double m = -INFINITY, s = 0;
+        for (j = 0; j < k; j++) m = w[j] > m ? w[j] : m;
+        for (j = 0; j < k; j++) s += m == -INFINITY ? 0 : exp(w[j] - m);
+        for (j = 0; j < k; j++) w[j] = m == -INFINITY ? 0 : exp(w[j] - m) / s;
+    } else if (p->post_fn == NNK_POST_SIGMOID) {
+        for (j = 0; j < k; j++) w[j] = 1.0 / (1.0 + exp(-w[j]));
+    }
+    for (j = 0; j < k; j++) if (w[j] == -INFINITY) w[j] = 0;
+    if (p->normalize == NNK_NORMALIZE_SUM) {
+        double s = p->norm_eps;
+        for (j = 0; j < k; j++) s += w[j];
+        if (!ref_share(w, k, 1.0)) for (j = 0; j < k; j++) w[j] = s == 0 ? 0 : w[j] / s;
+    }
+    for (j = 0; j < k; j++) w[j] *= p->scale;
+}
+
+static gating_case g_case(const char *name, uint32_t e, uint32_t k, uint32_t score, uint32_t post, uint32_t norm,
+                          float eps, float scale, uint32_t ng, uint32_t tg, uint32_t gsc, int bias) {
+    gating_case c;
+    memset(&c, 0, sizeof c);
+    c.name = name;
+    c.p.num_experts = e; c.p.k = k; c.p.score_fn = score; c.p.post_fn = post; c.p.normalize = norm;
+    c.p.norm_eps = eps; c.p.scale = scale; c.p.n_group = ng; c.p.topk_group = tg; c.p.group_score = gsc;
+    c.bias = bias;
+    return c;
+}
+
+#define N_GCASES 15
+static gating_case g_cases[N_GCASES];
+static void init_gating_cases(void) {
+    int i = 0;
+    g_cases[i++] = g_case("switch", 2048, 1, NNK_SCORE_SOFTMAX, 0, 0, 0, 1, 0, 0, 0, 0);
+    g_cases[i++] = g_case("mixtral", 8, 2, NNK_SCORE_SOFTMAX, 0, NNK_NORMALIZE_SUM, 0, 1, 0, 0, 0, 0);
+    g_cases[i++] = g_case("qwen2-moe", 60, 4, NNK_SCORE_SOFTMAX, 0, 0, 0, 1, 0, 0, 0, 0);
+    g_cases[i++] = g_case("qwen3-moe", 128, 8, NNK_SCORE_SOFTMAX, 0, NNK_NORMALIZE_SUM, 0, 1, 0, 0, 0, 0);
+    g_cases[i++] = g_case("olmoe", 64, 8, NNK_SCORE_SOFTMAX, 0, 0, 0, 1, 0, 0, 0, 0);
+    g_cases[i++] = g_case("jamba", 16, 2, NNK_SCORE_SOFTMAX, 0, 0, 0, 1, 0, 0, 0, 0);
+    g_cases[i++] = g_case("gpt-oss", 32, 4, NNK_SCORE_IDENTITY, NNK_POST_SOFTMAX, 0, 0, 1, 0, 0, 0, 0);
+    g_cases[i++] = g_case("gpt-oss-128", 128, 4, NNK_SCORE_IDENTITY, NNK_POST_SOFTMAX, 0, 0, 1, 0, 0, 0, 0);
+    g_cases[i++] = g_case("llama4", 16, 1, NNK_SCORE_IDENTITY, NNK_POST_SIGMOID, 0, 0, 1, 0, 0, 0, 0);
+    g_cases[i++] = g_case("llama4-128", 128, 1, NNK_SCORE_IDENTITY, NNK_POST_SIGMOID, 0, 0, 1, 0, 0, 0, 0);
+    g_cases[i++] = g_case("deepseek-v2", 160, 6, NNK_SCORE_SOFTMAX, 0, 0, 0, 16, 8, 3, NNK_GROUP_SCORE_MAX, 0);
+    g_cases[i++] = g_case("deepseek-v3", 256, 8, NNK_SCORE_SIGMOID, 0, NNK_NORMALIZE_SUM, 1e-20f, 2.5f, 8, 4,
+                          NNK_GROUP_SCORE_SUM_TOP2, 1);
+    g_cases[i++] = g_case("minimax-m2", 256, 8, NNK_SCORE_SIGMOID, 0, NNK_NORMALIZE_SUM, 1e-20f, 1, 0, 0, 0, 1);
+    g_cases[i++] = g_case("deepseek-v4-style", 256, 6, NNK_SCORE_SQRT_SOFTPLUS, 0, NNK_NORMALIZE_SUM, 0, 1.5f, 0, 0, 0, 1);
+    g_cases[i++] = g_case("k=E huge-E", 16, 16, NNK_SCORE_SOFTMAX, 0, NNK_NORMALIZE_SUM, 0, 1, 0, 0, 0, 0);
+}
+
+enum { G_F32, G_F16, G_BF16 };
+
+/* Runs one case on `tokens` rows (stride e + 3) of logits of type `ty` through the one-shot
+   call and, for f32, the operator; checks against the reference. Buffers end at guard pages. */
+static void check_gating_case(const gating_case *c, int ty, size_t tokens, int special, nnk_threadpool *tp) {
+    size_t e = c->p.num_experts, k = c->p.k, stride = e + 3, t, j, i;
+    size_t esz = ty == G_F32 ? 4 : 2;
+    guarded gx = guard_alloc(tokens * stride * esz), gi = guard_alloc(tokens * k * 4), gw = guard_alloc(tokens * k * 4),
+            gb = guard_alloc(e * 4);
+    void *x = gx.end - tokens * stride * esz;
+    int32_t *ids = (int32_t *)(gi.end - tokens * k * 4);
+    float *w = (float *)(gw.end - tokens * k * 4);
+    float *bias = (float *)(gb.end - e * 4);
+    nnk_topk_gating_params p = c->p;
+    static double row[65536], keys[65536], rw[64];
+    static size_t rid[64];
+    nnk_status st;
+    for (i = 0; i < e; i++) { bias[i] = (float)(0.1 * sin((double)i)); g_bias[i] = bias[i]; }
+    p.selection_bias = c->bias ? bias : NULL;
+    for (t = 0; t < tokens; t++) {
+        for (i = 0; i < stride; i++) {
+            float v = (float)((int)(rng() % 16001) - 8000) * 1e-3f;
+            if (special == 1) v = 0.5f;                                 /* ties everywhere */
+            if (special == 2) v = (i % 3 == 0) ? NAN : v;               /* NaN */
+            if (special == 3) v = (i % 5 == 1) ? -INFINITY : v;         /* -inf */
+            if (special == 4) v = (i % 7 == 2) ? INFINITY : -INFINITY;  /* +inf and -inf */
+            if (special == 5) v = -INFINITY;                            /* all masked */
+            if (ty == G_F32) ((float *)x)[t * stride + i] = v;
+            else ((uint16_t *)x)[t * stride + i] = ty == G_F16 ? ref_f32_to_f16(v) : ref_f32_to_bf16(v);
+        }
+    }
+    if (ty == G_F32) st = nnk_topk_gating_f32(&p, tokens, (const float *)x, stride, ids, w, 0, tp);
+    else if (ty == G_F16) st = nnk_topk_gating_f16(&p, tokens, (const uint16_t *)x, stride, ids, w, 0, tp);
+    else st = nnk_topk_gating_bf16(&p, tokens, (const uint16_t *)x, stride, ids, w, 0, tp);
+    CHECK(st == NNK_STATUS_SUCCESS, "%s gating -> %d", c->name, st);
+    for (t = 0; t < tokens && st == NNK_STATUS_SUCCESS; t++) {
+        int same = 1;
+        for (i = 0; i < e; i++) {
+            if (ty == G_F32) row[i] = ((float *)x)[t * stride + i];
+            else {
+                uint16_t h = ((uint16_t *)x)[t * stride + i];
+                row[i] = bits_f32(ty == G_F16 ? ref_f16_to_f32(h) : ref_bf16_to_f32(h));
+            }
+        }
+        ref_gating(&p, row, rid, rw, keys);
+        for (j = 0; j < k; j++) same &= (size_t)ids[t * k + j] == rid[j];
+        if (!same) {
+            /* Only a near-tie of biased keys (rounded in f32 by nnkern) may differ. */
+            int close = c->bias || p.group_score == NNK_GROUP_SCORE_SUM_TOP2;
+            for (j = 0; j < k && close; j++) {
+                int32_t a = ids[t * k + j];
+                double ka, kb = keys[rid[j]];
+                if (a < 0 || (size_t)a >= e) { close = 0; break; }
+                ka = keys[a];
+                close = ka == kb || fabs(ka - kb) <= 1e-6 * fmax(fabs(ka), fabs(kb)) + 1e-30;
+            }
+            CHECK(close, "%s type %d special %d row %zu: ids differ at %zu (%d vs %zu)", c->name, ty, special, t,
+                  j, ids[t * k], rid[0]);
+            continue;
+        }
+        for (j = 0; j < k; j++) {
+            double got = w[t * k + j], want = rw[j];
+            CHECK(isinf(want) ? got == want : fabs(got - want) <= 1e-6 * fabs(want) + 1e-37,
+                  "%s type %d special %d row %zu pos %zu: weight %g want %g", c->name, ty, special, t, j, got, want);
+        }
+    }
+    if (ty == G_F32 && special == 0) { /* the operator form gives the same bits */
+        nnk_operator *op = NULL;
+        int32_t *ids2 = malloc(tokens * k * 4);
+        float *w2 = malloc(tokens * k * 4);
+        CHECK_STATUS(nnk_create_topk_gating_f32(&p, 0, &op), NNK_STATUS_SUCCESS);
+        CHECK_STATUS(nnk_setup_topk_gating_f32(op, (const float *)x, ids2, w2), NNK_STATUS_INVALID_STATE);
+        CHECK_STATUS(nnk_reshape_topk_gating_f32(op, tokens, stride), NNK_STATUS_SUCCESS);
+        CHECK_STATUS(nnk_setup_topk_gating_f32(op, (const float *)x, ids2, w2), NNK_STATUS_SUCCESS);
+        CHECK_STATUS(nnk_run_operator(op, tp), NNK_STATUS_SUCCESS);
+        CHECK(memcmp(ids, ids2, tokens * k * 4) == 0 && memcmp(w, w2, tokens * k * 4) == 0, "%s operator differs", c->name);
+        CHECK(strstr(nnk_operator_kernel_name(op), "topk_gating") != NULL, "kernel name %s", nnk_operator_kernel_name(op));
+        CHECK_STATUS(nnk_delete_operator(op), NNK_STATUS_SUCCESS);
+        free(ids2);
+        free(w2);
+    }
+    guard_free(&gx); guard_free(&gi); guard_free(&gw); guard_free(&gb);
+}
+
+static void check_gating(nnk_threadpool *tp) {
+    int c, ty, sp;
+    init_gating_cases();
+    for (c = 0; c < N_GCASES; c++) {
+        for (ty = G_F32; ty <= G_BF16; ty++) check_gating_case(&g_cases[c], ty, 37, 0, tp);
+        for (sp = 1; sp <= 5; sp++) check_gating_case(&g_cases[c], G_F32, 3, sp, tp);
+    }
+}
+
+static void check_gating_errors(void) {
+    nnk_topk_gating_params p;
+    float x[32] = {0};
+    int32_t ids[4] = {-5, -5, -5, -5};
+    float w[4] = {-5, -5, -5, -5};
+    int i;
+    nnk_operator *op = NULL;
+    init_gating_cases();
+    p = g_cases[1].p; /* mixtral, E = 8, k = 2 */
+    CHECK_STATUS(nnk_topk_gating_f32(&p, 2, x, 8, ids, w, 0x2, NULL), NNK_STATUS_INVALID_PARAMETER);
+    CHECK_STATUS(nnk_topk_gating_f32(NULL, 2, x, 8, ids, w, 0, NULL), NNK_STATUS_INVALID_PARAMETER);
+    CHECK_STATUS(nnk_topk_gating_f32(&p, 2, x, 7, ids, w, 0, NULL), NNK_STATUS_INVALID_PARAMETER);
+    CHECK_STATUS(nnk_topk_gating_f32(&p, 2, NULL, 8, ids, w, 0, NULL), NNK_STATUS_INVALID_PARAMETER);
+    CHECK_STATUS(nnk_topk_gating_f32(&p, 2, x, 8, ids, (float *)ids, 0, NULL), NNK_STATUS_INVALID_PARAMETER);
+    p.k = 9;
+    CHECK_STATUS(nnk_topk_gating_f32(&p, 2, x, 8, ids, w, 0, NULL), NNK_STATUS_INVALID_PARAMETER);
+    p.k = 2; p.score_fn = 7;
+    CHECK_STATUS(nnk_topk_gating_f32(&p, 2, x, 8, ids, w, 0, NULL), NNK_STATUS_INVALID_PARAMETER);
+    p.score_fn = NNK_SCORE_SOFTMAX; p.n_group = 3; p.topk_group = 1;
+    CHECK_STATUS(nnk_topk_gating_f32(&p, 2, x, 8, ids, w, 0, NULL), NNK_STATUS_INVALID_PARAMETER);
+    p.n_group = 4; p.topk_group = 5;
+    CHECK_STATUS(nnk_topk_gating_f32(&p, 2, x, 8, ids, w, 0, NULL), NNK_STATUS_INVALID_PARAMETER);
+    CHECK_STATUS(nnk_create_topk_gating_f32(&p, 0, &op), NNK_STATUS_INVALID_PARAMETER);
+    CHECK(op == NULL, "handle written on failure");
+    p.n_group = 0; p.num_experts = 70000; p.k = 2;
+    CHECK_STATUS(nnk_topk_gating_f32(&p, 0, x, 70000, ids, w, 0, NULL), NNK_STATUS_UNSUPPORTED_PARAMETER);
+    for (i = 0; i < 4; i++) CHECK(ids[i] == -5 && w[i] == -5, "written on failure at %d", i);
+    p = g_cases[1].p;
+    CHECK_STATUS(nnk_topk_gating_f32(&p, 0, NULL, 8, NULL, NULL, 0, NULL), NNK_STATUS_SUCCESS);
+}
+
+static void check_dispatch(nnk_threadpool *tp) {
+    enum { T = 3000, K = 4, E = 37 };
+    static int32_t ids[T * K], counts[E], offsets[E + 1], perm[T * K], inv[T * K], sorted[T * K + E * 15], be[(T * K + E * 15) / 16];
+    size_t i, n = T * K, total = 0, pos, x;
+    int32_t c;
+    for (i = 0; i < n; i++) ids[i] = (int32_t)(rng() % E);
+    CHECK_STATUS(nnk_moe_dispatch_plan(T, K, ids, E, counts, offsets, perm, inv, tp), NNK_STATUS_SUCCESS);
+    pos = 0;
+    for (x = 0; x < E; x++) {
+        CHECK(offsets[x] == (int32_t)pos, "offset %zu", x);
+        c = 0;
+        for (i = 0; i < n; i++) {
+            if (ids[i] == (int32_t)x) {
+                CHECK(perm[pos] == (int32_t)i && inv[i] == (int32_t)pos, "perm at %zu", pos);
+                pos++;
+                c++;
+            }
+        }
+        CHECK(counts[x] == c, "count %zu", x);
+    }
+    CHECK(offsets[E] == (int32_t)n, "offsets[E]");
+    CHECK_STATUS(nnk_moe_align_blocks(T, K, ids, E, 16, sorted, be, &total, tp), NNK_STATUS_SUCCESS);
+    pos = 0;
+    for (x = 0; x < E; x++) {
+        size_t start = pos;
+        for (i = 0; i < n; i++) if (ids[i] == (int32_t)x) CHECK(sorted[pos++] == (int32_t)i, "sorted at %zu", pos);
+        while ((pos - start) % 16) CHECK(sorted[pos++] == (int32_t)n, "pad at %zu", pos);
+        for (i = start / 16; i < pos / 16; i++) CHECK(be[i] == (int32_t)x, "block %zu", i);
+    }
+    CHECK(total == pos, "padded total %zu want %zu", total, pos);
+    ids[5] = E;
+    counts[0] = -77;
+    CHECK_STATUS(nnk_moe_dispatch_plan(T, K, ids, E, counts, offsets, perm, NULL, tp), NNK_STATUS_INVALID_PARAMETER);
+    CHECK(counts[0] == -77, "written on failure");
+    ids[5] = -1;
+    CHECK_STATUS(nnk_moe_align_blocks(T, K, ids, E, 16, sorted, be, &total, tp), NNK_STATUS_INVALID_PARAMETER);
+    CHECK_STATUS(nnk_moe_align_blocks(T, K, ids, E, 0, sorted, be, &total, tp), NNK_STATUS_INVALID_PARAMETER);
 }
 
 int main(int argc, char **argv) {
@@ -651,7 +956,10 @@ int main(int argc, char **argv) {
         check_softmax_guards();
         check_softmax_consistent(consistent, level == top);
         check_pools();
+        check_gating(NULL);
+        check_dispatch(NULL);
     }
+    check_gating_errors();
     if (failures) {
         printf("%d failures\n", failures);
         return 1;

@@ -5,11 +5,13 @@
 // (different from the C suite's integer rounding and from nnkern's code). Every check runs at
 // every ISA level the CPU has, and through std::thread-based host scheduling.
 
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <functional>
 #include <memory>
 #include <random>
 #include <string>
@@ -303,6 +305,200 @@ void check_softmax(nnk_threadpool *tp) {
 }
 
 // A host scheduler on std::thread: 4 workers pull task indices from an atomic counter.
+
+// ---- MoE top-K gating: a C++ f64 reference (std::sort over a total order) ----
+
+struct Gating {
+    const char *name;
+    nnk_topk_gating_params p;
+    bool bias;
+};
+
+nnk_topk_gating_params gp(std::uint32_t e, std::uint32_t k, std::uint32_t score, std::uint32_t post,
+                          std::uint32_t norm, float eps, float scale, std::uint32_t ng, std::uint32_t tg,
+                          std::uint32_t gsc) {
+    nnk_topk_gating_params p{};
+    p.num_experts = e;
+    p.k = k;
+    p.score_fn = score;
+    p.post_fn = post;
+    p.normalize = norm;
+    p.norm_eps = eps;
+    p.scale = scale;
+    p.n_group = ng;
+    p.topk_group = tg;
+    p.group_score = gsc;
+    return p;
+}
+
+double score_of(std::uint32_t fn, double x) {
+    if (fn == NNK_SCORE_SIGMOID) return 1.0 / (1.0 + std::exp(-x));
+    if (fn == NNK_SCORE_SQRT_SOFTPLUS) return std::sqrt(x > 0 ? x + std::log1p(std::exp(-x)) : std::log1p(std::exp(x)));
+    return x;
+}
+
+// Returns ids and weights; keys (unmasked) for the near-tie rule.
+void ref_gate(const nnk_topk_gating_params &p, const std::vector<float> &bias, const std::vector<double> &x,
+              std::vector<std::size_t> &ids, std::vector<double> &w, std::vector<double> &keys) {
+    const std::size_t e = p.num_experts, k = p.k;
+    const double ninf = -INFINITY;
+    std::vector<double> score(e);
+    if (p.score_fn == NNK_SCORE_SOFTMAX) {
+        double m = ninf;
+        std::size_t inf = 0;
+        for (double v : x) {
+            if (!std::isnan(v)) m = std::max(m, v);
+            inf += v == INFINITY;
+        }
+        double s = 0;
+        for (std::size_t i = 0; i < e; i++) score[i] = std::isnan(x[i]) || m == ninf || inf ? 0 : std::exp(x[i] - m);
+        if (inf)
+            for (std::size_t i = 0; i < e; i++) score[i] = x[i] == INFINITY ? 1.0 / double(inf) : 0.0;
+        for (double v : score) s += v;
+        if (!inf && m != ninf)
+            for (auto &v : score) v /= s;
+    } else {
+        for (std::size_t i = 0; i < e; i++) score[i] = score_of(p.score_fn, x[i]);
+    }
+    const bool by_logit = p.selection_bias == nullptr &&
+                          (p.n_group <= 1 || p.group_score == NNK_GROUP_SCORE_MAX || p.score_fn == NNK_SCORE_IDENTITY);
+    std::vector<double> key(e);
+    for (std::size_t i = 0; i < e; i++) {
+        double kv = by_logit ? x[i] : score[i] + (p.selection_bias ? double(bias[i]) : 0.0);
+        key[i] = std::isnan(x[i]) || x[i] == ninf || std::isnan(kv) ? ninf : kv;
+    }
+    keys = key;
+    auto order = [](const std::vector<double> &kk) {
+        std::vector<std::size_t> idx(kk.size());
+        for (std::size_t i = 0; i < idx.size(); i++) idx[i] = i;
+        std::stable_sort(idx.begin(), idx.end(), [&](std::size_t a, std::size_t b) { return kk[a] > kk[b]; });
+        return idx;
+    };
+    if (p.n_group > 1) {
+        const std::size_t g = p.n_group, gs = e / g;
+        std::vector<double> gk(g);
+        for (std::size_t j = 0; j < g; j++) {
+            std::vector<double> m(key.begin() + long(j * gs), key.begin() + long((j + 1) * gs));
+            std::sort(m.begin(), m.end(), std::greater<double>());
+            double v = p.group_score == NNK_GROUP_SCORE_MAX || gs == 1 ? m[0] : m[0] + m[1];
+            gk[j] = std::isnan(v) ? ninf : v;
+        }
+        auto go = order(gk);
+        for (std::size_t r = p.topk_group; r < g; r++)
+            for (std::size_t i = 0; i < gs; i++) key[go[r] * gs + i] = ninf;
+    }
+    auto eo = order(key);
+    ids.assign(eo.begin(), eo.begin() + long(k));
+    w.resize(k);
+    for (std::size_t j = 0; j < k; j++) w[j] = key[ids[j]] == ninf ? ninf : score[ids[j]];
+    if (p.post_fn == NNK_POST_SOFTMAX) {
+        double m = ninf, s = 0;
+        std::size_t inf = 0;
+        for (double v : w) { m = std::max(m, v); inf += v == INFINITY; }
+        for (auto &v : w) v = inf ? (v == INFINITY ? 1.0 / double(inf) : 0.0) : (m == ninf ? 0 : std::exp(v - m));
+        for (double v : w) s += v;
+        if (!inf && m != ninf)
+            for (auto &v : w) v /= s;
+    } else if (p.post_fn == NNK_POST_SIGMOID) {
+        for (auto &v : w) v = 1.0 / (1.0 + std::exp(-v));
+    }
+    for (auto &v : w)
+        if (v == ninf) v = 0;
+    if (p.normalize == NNK_NORMALIZE_SUM) {
+        double s = p.norm_eps;
+        std::size_t inf = 0;
+        for (double v : w) { s += v; inf += v == INFINITY; }
+        for (auto &v : w) v = inf ? (v == INFINITY ? 1.0 / double(inf) : 0.0) : (s == 0 ? 0 : v / s);
+    }
+    for (auto &v : w) v *= p.scale;
+}
+
+void check_gating(nnk_threadpool *tp) {
+    const Gating cases[] = {
+        {"mixtral", gp(8, 2, NNK_SCORE_SOFTMAX, NNK_POST_NONE, NNK_NORMALIZE_SUM, 0, 1, 0, 0, 0), false},
+        {"qwen3", gp(128, 8, NNK_SCORE_SOFTMAX, NNK_POST_NONE, NNK_NORMALIZE_SUM, 0, 1, 0, 0, 0), false},
+        {"gpt-oss", gp(32, 4, NNK_SCORE_IDENTITY, NNK_POST_SOFTMAX, NNK_NORMALIZE_NONE, 0, 1, 0, 0, 0), false},
+        {"llama4", gp(16, 1, NNK_SCORE_IDENTITY, NNK_POST_SIGMOID, NNK_NORMALIZE_NONE, 0, 1, 0, 0, 0), false},
+        {"deepseek-v2", gp(160, 6, NNK_SCORE_SOFTMAX, NNK_POST_NONE, NNK_NORMALIZE_NONE, 0, 16, 8, 3, NNK_GROUP_SCORE_MAX), false},
+        {"deepseek-v3", gp(256, 8, NNK_SCORE_SIGMOID, NNK_POST_NONE, NNK_NORMALIZE_SUM, 1e-20f, 2.5f, 8, 4, NNK_GROUP_SCORE_SUM_TOP2), true},
+        {"minimax-m2", gp(256, 8, NNK_SCORE_SIGMOID, NNK_POST_NONE, NNK_NORMALIZE_SUM, 1e-20f, 1, 0, 0, 0), true},
+        {"v4-style", gp(96, 6, NNK_SCORE_SQRT_SOFTPLUS, NNK_POST_NONE, NNK_NORMALIZE_SUM, 0, 1.5f, 0, 0, 0), true},
+        {"switch", gp(1000, 1, NNK_SCORE_SOFTMAX, NNK_POST_NONE, NNK_NORMALIZE_NONE, 0, 1, 0, 0, 0), false},
+    };
+    std::mt19937 gen(7);
+    std::uniform_real_distribution<float> u(-6.0f, 6.0f);
+    for (const auto &c : cases) {
+        const std::size_t e = c.p.num_experts, k = c.p.k, tokens = 29, stride = e + 1;
+        std::vector<float> bias(e);
+        for (std::size_t i = 0; i < e; i++) bias[i] = 0.05f * std::cos(float(i));
+        nnk_topk_gating_params p = c.p;
+        p.selection_bias = c.bias ? bias.data() : nullptr;
+        for (int special = 0; special < 3; special++) {
+            std::vector<float> x(tokens * stride);
+            for (std::size_t i = 0; i < x.size(); i++) {
+                x[i] = u(gen);
+                if (special == 1) x[i] = i % 4 == 0 ? NAN : (i % 4 == 1 ? -INFINITY : x[i]);
+                if (special == 2) x[i] = 1.0f;
+            }
+            std::vector<std::int32_t> ids(tokens * k), ids16(tokens * k);
+            std::vector<float> w(tokens * k), w16(tokens * k);
+            std::vector<std::uint16_t> xb(x.size());
+            for (std::size_t i = 0; i < x.size(); i++) xb[i] = from_f32(Dt::bf16, x[i]);
+            STATUS(nnk_topk_gating_f32(&p, tokens, x.data(), stride, ids.data(), w.data(), 0, tp), NNK_STATUS_SUCCESS);
+            STATUS(nnk_topk_gating_bf16(&p, tokens, xb.data(), stride, ids16.data(), w16.data(), 0, tp), NNK_STATUS_SUCCESS);
+            for (int pass = 0; pass < 2; pass++) {
+                const auto &gi = pass ? ids16 : ids;
+                const auto &gw = pass ? w16 : w;
+                for (std::size_t r = 0; r < tokens; r++) {
+                    std::vector<double> row(e), rw, keys;
+                    std::vector<std::size_t> rid;
+                    for (std::size_t i = 0; i < e; i++)
+                        row[i] = pass ? to_f32(Dt::bf16, xb[r * stride + i]) : x[r * stride + i];
+                    ref_gate(p, bias, row, rid, rw, keys);
+                    bool same = true;
+                    for (std::size_t j = 0; j < k; j++) same = same && std::size_t(gi[r * k + j]) == rid[j];
+                    if (!same) {
+                        bool close = c.bias;
+                        for (std::size_t j = 0; j < k && close; j++) {
+                            std::size_t a = std::size_t(gi[r * k + j]);
+                            close = a < e && std::fabs(keys[a] - keys[rid[j]]) <=
+                                                 1e-6 * std::max(std::fabs(keys[a]), std::fabs(keys[rid[j]])) + 1e-30;
+                        }
+                        check(close, std::string(c.name) + " ids differ, row " + std::to_string(r));
+                        continue;
+                    }
+                    for (std::size_t j = 0; j < k; j++) {
+                        double got = gw[r * k + j], want = rw[j];
+                        check(std::fabs(got - want) <= 1e-6 * std::fabs(want) + 1e-37,
+                              std::string(c.name) + " weight row " + std::to_string(r) + ": " + std::to_string(got) +
+                                  " want " + std::to_string(want));
+                    }
+                }
+            }
+        }
+    }
+    // Invalid: k > E writes nothing.
+    nnk_topk_gating_params bad = gp(8, 9, NNK_SCORE_SOFTMAX, 0, 0, 0, 1, 0, 0, 0);
+    float x[8] = {};
+    std::int32_t ids[9] = {-3};
+    float w[9] = {-3};
+    STATUS(nnk_topk_gating_f32(&bad, 1, x, 8, ids, w, 0, tp), NNK_STATUS_INVALID_PARAMETER);
+    check(ids[0] == -3 && w[0] == -3, "gating wrote on failure");
+    // Dispatch plan of the ids of a gating run.
+    const std::size_t T = 500, K = 3, E = 11;
+    std::vector<std::int32_t> pid(T * K);
+    for (std::size_t i = 0; i < pid.size(); i++) pid[i] = std::int32_t(gen() % E);
+    std::vector<std::int32_t> counts(E), offsets(E + 1), perm(T * K), inv(T * K);
+    STATUS(nnk_moe_dispatch_plan(T, K, pid.data(), E, counts.data(), offsets.data(), perm.data(), inv.data(), tp),
+           NNK_STATUS_SUCCESS);
+    std::vector<std::int32_t> want(T * K);
+    for (std::size_t i = 0; i < want.size(); i++) want[i] = std::int32_t(i);
+    std::stable_sort(want.begin(), want.end(), [&](std::int32_t a, std::int32_t b) { return pid[std::size_t(a)] < pid[std::size_t(b)]; });
+    check(perm == want, "dispatch permutation");
+    for (std::size_t i = 0; i < perm.size(); i++) check(inv[std::size_t(perm[i])] == std::int32_t(i), "inverse");
+    check(offsets[E] == std::int32_t(T * K), "offsets[E]");
+}
+
 void host_parallel_for(void *user, nnk_task_fn task, void *ctx, std::size_t n) {
     static_cast<std::atomic<int> *>(user)->fetch_add(1);
     std::atomic<std::size_t> next{0};
@@ -351,6 +547,8 @@ int main() {
         check_operator(host.get());
         check_softmax(nullptr);
         check_softmax(host.get());
+        check_gating(nullptr);
+        check_gating(host.get());
     }
     check(host_calls.load() > 0, "host scheduler used");
     if (failures) {

@@ -11,7 +11,7 @@ use crate::ukernels::vcvt::avx2 as cvt;
 pub struct A16(pub __m256, pub __m256);
 
 // SAFETY (every `unsafe` block in this impl that only calls intrinsics): `A16` is only used
-// inside functions compiled with `#[target_feature(enable = "avx2,fma,f16c")]` (or more),
+// inside functions compiled with `#[target_feature(enable = "avx2,fma,f16c,bmi1,bmi2,popcnt")]` (or more),
 // which check or are given a CPU with those features; these methods inline into them.
 impl V16 for A16 {
     type D = [__m256d; 4];
@@ -105,6 +105,15 @@ impl V16 for A16 {
         unsafe {
             let lo = _mm256_movemask_ps(_mm256_cmp_ps::<_CMP_GE_OQ>(self.0, t.0)) as u32;
             let hi = _mm256_movemask_ps(_mm256_cmp_ps::<_CMP_GE_OQ>(self.1, t.1)) as u32;
+            lo | (hi << 8)
+        }
+    }
+    #[inline(always)]
+    fn mask_gt(self, t: Self) -> u32 {
+        // SAFETY: see the impl comment.
+        unsafe {
+            let lo = _mm256_movemask_ps(_mm256_cmp_ps::<_CMP_GT_OQ>(self.0, t.0)) as u32;
+            let hi = _mm256_movemask_ps(_mm256_cmp_ps::<_CMP_GT_OQ>(self.1, t.1)) as u32;
             lo | (hi << 8)
         }
     }

@@ -104,6 +104,11 @@ impl V16 for Z16 {
         unsafe { u32::from(_mm512_cmp_ps_mask::<_CMP_GE_OQ>(self.0, t.0)) }
     }
     #[inline(always)]
+    fn mask_gt(self, t: Self) -> u32 {
+        // SAFETY: see the impl comment.
+        unsafe { u32::from(_mm512_cmp_ps_mask::<_CMP_GT_OQ>(self.0, t.0)) }
+    }
+    #[inline(always)]
     fn select_lt(a: Self, b: Self, x: Self, y: Self) -> Self {
         // SAFETY: see the impl comment.
         unsafe {

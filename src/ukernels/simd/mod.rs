@@ -66,6 +66,8 @@ pub trait V16: Copy {
     fn sqrt(self) -> Self;
     /// Bit `i` set iff lane `i` of `self` is `>= t` (false for NaN).
     fn mask_ge(self, t: Self) -> u32;
+    /// Bit `i` set iff lane `i` of `self` is `> t` (false for NaN).
+    fn mask_gt(self, t: Self) -> u32;
     /// Lane-wise `if a < b { x } else { y }` (false for NaN).
     fn select_lt(a: Self, b: Self, x: Self, y: Self) -> Self;
     /// The maximum lane, by a fixed tree: lanes (i, i+8), then (i, i+4), (i, i+2), (0, 1).

@@ -82,6 +82,14 @@ impl V16 for S16 {
         m
     }
     #[inline(always)]
+    fn mask_gt(self, t: Self) -> u32 {
+        let mut m = 0;
+        for i in 0..16 {
+            m |= u32::from(self.0[i] > t.0[i]) << i;
+        }
+        m
+    }
+    #[inline(always)]
     fn select_lt(a: Self, b: Self, x: Self, y: Self) -> Self {
         S16(std::array::from_fn(|i| {
             if a.0[i] < b.0[i] { x.0[i] } else { y.0[i] }

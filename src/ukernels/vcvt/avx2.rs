@@ -10,7 +10,7 @@ use std::ptr::copy_nonoverlapping;
 /// # Safety
 /// Callable only where the CPU supports the Avx2 level.
 #[inline]
-#[target_feature(enable = "avx2,fma,f16c")]
+#[target_feature(enable = "avx2,fma,f16c,bmi1,bmi2,popcnt")]
 pub fn f32x8_to_bf16_lanes(x: __m256) -> __m256i {
     let xi = _mm256_castps_si256(x);
     let hi = _mm256_srli_epi32::<16>(xi);
@@ -27,7 +27,7 @@ pub fn f32x8_to_bf16_lanes(x: __m256) -> __m256i {
 /// # Safety
 /// Callable only where the CPU supports the Avx2 level.
 #[inline]
-#[target_feature(enable = "avx2,fma,f16c")]
+#[target_feature(enable = "avx2,fma,f16c,bmi1,bmi2,popcnt")]
 pub fn f32x16_to_bf16(a: __m256, b: __m256) -> __m256i {
     // Lanes hold values <= 0xFFFF, so the unsigned-saturating pack is exact; it interleaves
     // 128-bit halves (a0 b0 a1 b1), which the permute puts back in order.
@@ -40,7 +40,7 @@ pub fn f32x16_to_bf16(a: __m256, b: __m256) -> __m256i {
 /// # Safety
 /// Callable only where the CPU supports the Avx2 level.
 #[inline]
-#[target_feature(enable = "avx2,fma,f16c")]
+#[target_feature(enable = "avx2,fma,f16c,bmi1,bmi2,popcnt")]
 pub fn bf16x8_to_f32(h: __m128i) -> __m256 {
     let v = _mm256_castsi256_ps(_mm256_slli_epi32::<16>(_mm256_cvtepu16_epi32(h)));
     let nan = _mm256_cmp_ps::<_CMP_UNORD_Q>(v, v);
@@ -58,7 +58,7 @@ macro_rules! kernel_from_step16 {
         ///
         /// # Safety
         /// The CPU must support the Avx2 level; see the module contract in [`super`].
-        #[target_feature(enable = "avx2,fma,f16c")]
+        #[target_feature(enable = "avx2,fma,f16c,bmi1,bmi2,popcnt")]
         pub unsafe fn $name(n: usize, x: *const $in, y: *mut $out) {
             let mut i = 0;
             while i + 32 <= n {
@@ -93,7 +93,7 @@ macro_rules! kernel_from_step16 {
 /// # Safety
 /// 16 elements readable at `x`, writable at `y`.
 #[inline]
-#[target_feature(enable = "avx2,fma,f16c")]
+#[target_feature(enable = "avx2,fma,f16c,bmi1,bmi2,popcnt")]
 unsafe fn f32_f16_step16(x: *const f32, y: *mut u16) {
     const RNE: i32 = _MM_FROUND_TO_NEAREST_INT;
     // SAFETY: caller guarantees 16 elements at x and y.
@@ -108,7 +108,7 @@ unsafe fn f32_f16_step16(x: *const f32, y: *mut u16) {
 /// # Safety
 /// 16 elements readable at `x`, writable at `y`.
 #[inline]
-#[target_feature(enable = "avx2,fma,f16c")]
+#[target_feature(enable = "avx2,fma,f16c,bmi1,bmi2,popcnt")]
 unsafe fn f16_f32_step16(x: *const u16, y: *mut f32) {
     // SAFETY: caller guarantees 16 elements at x and y.
     unsafe {
@@ -122,7 +122,7 @@ unsafe fn f16_f32_step16(x: *const u16, y: *mut f32) {
 /// # Safety
 /// 16 elements readable at `x`, writable at `y`.
 #[inline]
-#[target_feature(enable = "avx2,fma,f16c")]
+#[target_feature(enable = "avx2,fma,f16c,bmi1,bmi2,popcnt")]
 unsafe fn f32_bf16_step16(x: *const f32, y: *mut u16) {
     // SAFETY: caller guarantees 16 elements at x and y.
     unsafe {
@@ -135,7 +135,7 @@ unsafe fn f32_bf16_step16(x: *const f32, y: *mut u16) {
 /// # Safety
 /// 16 elements readable at `x`, writable at `y`.
 #[inline]
-#[target_feature(enable = "avx2,fma,f16c")]
+#[target_feature(enable = "avx2,fma,f16c,bmi1,bmi2,popcnt")]
 unsafe fn bf16_f32_step16(x: *const u16, y: *mut f32) {
     // SAFETY: caller guarantees 16 elements at x and y.
     unsafe {
@@ -172,7 +172,7 @@ kernel_from_step16!(
 /// # Safety
 /// 16 elements readable at `x`; the CPU has the Avx2 level.
 #[inline]
-#[target_feature(enable = "avx2,fma,f16c")]
+#[target_feature(enable = "avx2,fma,f16c,bmi1,bmi2,popcnt")]
 unsafe fn f32_f16_load16(x: *const f32) -> __m256i {
     const RNE: i32 = _MM_FROUND_TO_NEAREST_INT;
     // SAFETY: caller guarantees 16 elements at x.
@@ -188,7 +188,7 @@ unsafe fn f32_f16_load16(x: *const f32) -> __m256i {
 /// # Safety
 /// 16 elements readable at `x`; the CPU has the Avx2 level.
 #[inline]
-#[target_feature(enable = "avx2,fma,f16c")]
+#[target_feature(enable = "avx2,fma,f16c,bmi1,bmi2,popcnt")]
 unsafe fn f32_bf16_load16(x: *const f32) -> __m256i {
     // SAFETY: caller guarantees 16 elements at x.
     unsafe { f32x16_to_bf16(_mm256_loadu_ps(x), _mm256_loadu_ps(x.add(8))) }
@@ -199,7 +199,7 @@ unsafe fn f32_bf16_load16(x: *const f32) -> __m256i {
 /// # Safety
 /// 16 elements readable at `x`; the CPU has the Avx2 level.
 #[inline]
-#[target_feature(enable = "avx2,fma,f16c")]
+#[target_feature(enable = "avx2,fma,f16c,bmi1,bmi2,popcnt")]
 unsafe fn f16_f32_load16(x: *const u16) -> (__m256, __m256) {
     // SAFETY: caller guarantees 16 elements at x.
     unsafe {
@@ -215,7 +215,7 @@ unsafe fn f16_f32_load16(x: *const u16) -> (__m256, __m256) {
 /// # Safety
 /// 16 elements readable at `x`; the CPU has the Avx2 level.
 #[inline]
-#[target_feature(enable = "avx2,fma,f16c")]
+#[target_feature(enable = "avx2,fma,f16c,bmi1,bmi2,popcnt")]
 unsafe fn bf16_f32_load16(x: *const u16) -> (__m256, __m256) {
     // SAFETY: caller guarantees 16 elements at x.
     unsafe {
@@ -232,7 +232,7 @@ macro_rules! narrow_nt {
         ///
         /// # Safety
         /// The CPU must support the Avx2 level; see the module contract in [`super`].
-        #[target_feature(enable = "avx2,fma,f16c")]
+        #[target_feature(enable = "avx2,fma,f16c,bmi1,bmi2,popcnt")]
         pub unsafe fn $name(n: usize, x: *const f32, y: *mut u16) {
             // Elements before the output's next 32-byte boundary (y is 2-byte aligned).
             let head = ((32 - (y as usize) % 32) % 32 / 2).min(n);
@@ -263,7 +263,7 @@ macro_rules! widen_nt {
         ///
         /// # Safety
         /// The CPU must support the Avx2 level; see the module contract in [`super`].
-        #[target_feature(enable = "avx2,fma,f16c")]
+        #[target_feature(enable = "avx2,fma,f16c,bmi1,bmi2,popcnt")]
         pub unsafe fn $name(n: usize, x: *const u16, y: *mut f32) {
             // Elements before the output's next 32-byte boundary (y is 4-byte aligned).
             let head = ((32 - (y as usize) % 32) % 32 / 4).min(n);

@@ -30,7 +30,7 @@ fn tail_mask(rem: usize) -> __mmask16 {
 /// nearest even; carries into bit 16 exactly when rounding up), or `x | 0x0040_0000` for a
 /// NaN (quiet, top payload bits kept). Same bits as [`crate::ukernels::cvt::f32_to_bf16`].
 #[inline]
-#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512dq,avx512vl")]
+#[target_feature(enable = "avx2,fma,f16c,bmi1,bmi2,popcnt,avx512f,avx512bw,avx512dq,avx512vl")]
 fn bf16_in_high_half(x: __m512) -> __m512i {
     let xi = _mm512_castps_si512(x);
     let lsb = _mm512_and_si512(_mm512_srli_epi32::<16>(xi), _mm512_set1_epi32(1));
@@ -45,7 +45,7 @@ fn bf16_in_high_half(x: __m512) -> __m512i {
 /// # Safety
 /// Callable only where the CPU supports the Avx512 level.
 #[inline]
-#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512dq,avx512vl")]
+#[target_feature(enable = "avx2,fma,f16c,bmi1,bmi2,popcnt,avx512f,avx512bw,avx512dq,avx512vl")]
 pub fn f32x16_to_bf16(x: __m512) -> __m256i {
     _mm512_cvtepi32_epi16(_mm512_srli_epi32::<16>(bf16_in_high_half(x)))
 }
@@ -56,7 +56,7 @@ pub fn f32x16_to_bf16(x: __m512) -> __m256i {
 /// # Safety
 /// Callable only where the CPU supports the Avx512 level.
 #[inline]
-#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512dq,avx512vl")]
+#[target_feature(enable = "avx2,fma,f16c,bmi1,bmi2,popcnt,avx512f,avx512bw,avx512dq,avx512vl")]
 pub fn f32x32_to_bf16(a: __m512, b: __m512) -> __m512i {
     // Word 2k+1 of a (indices 0..31) for k < 16, then of b (indices 32..63).
     let odd_words = _mm512_set_epi16(
@@ -71,7 +71,7 @@ pub fn f32x32_to_bf16(a: __m512, b: __m512) -> __m512i {
 /// # Safety
 /// Callable only where the CPU supports the Avx512 level.
 #[inline]
-#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512dq,avx512vl")]
+#[target_feature(enable = "avx2,fma,f16c,bmi1,bmi2,popcnt,avx512f,avx512bw,avx512dq,avx512vl")]
 pub fn bf16x16_to_f32(h: __m256i) -> __m512 {
     let v = _mm512_slli_epi32::<16>(_mm512_cvtepu16_epi32(h));
     let nan = _mm512_cmp_ps_mask::<_CMP_UNORD_Q>(_mm512_castsi512_ps(v), _mm512_castsi512_ps(v));
@@ -88,7 +88,7 @@ pub fn bf16x16_to_f32(h: __m256i) -> __m512 {
 /// # Safety
 /// Callable only where the CPU supports the Avx512 level.
 #[inline]
-#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512dq,avx512vl")]
+#[target_feature(enable = "avx2,fma,f16c,bmi1,bmi2,popcnt,avx512f,avx512bw,avx512dq,avx512vl")]
 pub fn f32x16_to_f16(x: __m512) -> __m256i {
     _mm512_cvtps_ph::<RNE>(x)
 }
@@ -98,7 +98,7 @@ pub fn f32x16_to_f16(x: __m512) -> __m256i {
 /// # Safety
 /// Callable only where the CPU supports the Avx512 level.
 #[inline]
-#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512dq,avx512vl")]
+#[target_feature(enable = "avx2,fma,f16c,bmi1,bmi2,popcnt,avx512f,avx512bw,avx512dq,avx512vl")]
 pub fn f32x32_to_f16(a: __m512, b: __m512) -> __m512i {
     _mm512_inserti64x4::<1>(_mm512_castsi256_si512(f32x16_to_f16(a)), f32x16_to_f16(b))
 }
@@ -108,7 +108,7 @@ pub fn f32x32_to_f16(a: __m512, b: __m512) -> __m512i {
 /// # Safety
 /// Callable only where the CPU supports the Avx512 level.
 #[inline]
-#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512dq,avx512vl")]
+#[target_feature(enable = "avx2,fma,f16c,bmi1,bmi2,popcnt,avx512f,avx512bw,avx512dq,avx512vl")]
 pub fn f16x16_to_f32(h: __m256i) -> __m512 {
     _mm512_cvtph_ps(h)
 }
@@ -181,7 +181,7 @@ macro_rules! narrow_kernels {
 /// # Safety
 /// Avx512 CPU; `n` elements readable at `x`, writable at `y`.
 #[inline]
-#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512dq,avx512vl")]
+#[target_feature(enable = "avx2,fma,f16c,bmi1,bmi2,popcnt,avx512f,avx512bw,avx512dq,avx512vl")]
 unsafe fn narrow_masked_steps(
     n: usize,
     x: *const f32,
@@ -211,7 +211,7 @@ macro_rules! widen_kernels {
         ///
         /// # Safety
         /// The CPU must support the Avx512 level; see the module contract in [`super`].
-        #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512dq,avx512vl")]
+        #[target_feature(enable = "avx2,fma,f16c,bmi1,bmi2,popcnt,avx512f,avx512bw,avx512dq,avx512vl")]
         pub unsafe fn $name(n: usize, x: *const u16, y: *mut f32) {
             let mut i = 0;
             while i + 64 <= n {
@@ -236,7 +236,7 @@ macro_rules! widen_kernels {
         ///
         /// # Safety
         /// The CPU must support the Avx512 level; see the module contract in [`super`].
-        #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512dq,avx512vl")]
+        #[target_feature(enable = "avx2,fma,f16c,bmi1,bmi2,popcnt,avx512f,avx512bw,avx512dq,avx512vl")]
         pub unsafe fn $name_nt(n: usize, x: *const u16, y: *mut f32) {
             // Elements before the output's next 64-byte boundary (y is 4-byte aligned).
             let head = ((64 - (y as usize) % 64) % 64 / 4).min(n);
@@ -269,7 +269,7 @@ macro_rules! widen_kernels {
 /// # Safety
 /// Avx512 CPU; `n` elements readable at `x`, writable at `y`.
 #[inline]
-#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512dq,avx512vl")]
+#[target_feature(enable = "avx2,fma,f16c,bmi1,bmi2,popcnt,avx512f,avx512bw,avx512dq,avx512vl")]
 unsafe fn widen_masked_steps(
     n: usize,
     x: *const u16,
@@ -293,7 +293,7 @@ unsafe fn widen_masked_steps(
 }
 
 narrow_kernels!(
-    "avx2,fma,f16c,avx512f,avx512bw,avx512dq,avx512vl",
+    "avx2,fma,f16c,bmi1,bmi2,popcnt,avx512f,avx512bw,avx512dq,avx512vl",
     /// `f32_f16_vcvt__avx512skx_u64`
     f32_f16,
     /// `f32_f16_vcvt__avx512skx_u64_nt`
@@ -302,7 +302,7 @@ narrow_kernels!(
     f32x32_to_f16
 );
 narrow_kernels!(
-    "avx2,fma,f16c,avx512f,avx512bw,avx512dq,avx512vl",
+    "avx2,fma,f16c,bmi1,bmi2,popcnt,avx512f,avx512bw,avx512dq,avx512vl",
     /// `f32_bf16_vcvt__avx512skx_u64`
     f32_bf16,
     /// `f32_bf16_vcvt__avx512skx_u64_nt`
@@ -334,7 +334,9 @@ widen_kernels!(
 /// # Safety
 /// Callable only where the CPU supports the Avx512 level and AVX512_BF16.
 #[inline]
-#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512dq,avx512vl,avx512bf16")]
+#[target_feature(
+    enable = "avx2,fma,f16c,bmi1,bmi2,popcnt,avx512f,avx512bw,avx512dq,avx512vl,avx512bf16"
+)]
 pub fn f32x32_to_bf16_hw(a: __m512, b: __m512) -> __m512i {
     const DENORMAL: i32 = 0x20;
     let subnormal = _mm512_fpclass_ps_mask::<DENORMAL>(a) | _mm512_fpclass_ps_mask::<DENORMAL>(b);
@@ -346,7 +348,7 @@ pub fn f32x32_to_bf16_hw(a: __m512, b: __m512) -> __m512i {
 }
 
 narrow_kernels!(
-    "avx2,fma,f16c,avx512f,avx512bw,avx512dq,avx512vl,avx512bf16",
+    "avx2,fma,f16c,bmi1,bmi2,popcnt,avx512f,avx512bw,avx512dq,avx512vl,avx512bf16",
     /// `f32_bf16_vcvt__avx512bf16_u64`: needs AVX512_BF16 beside the Avx512 level.
     f32_bf16_hw,
     /// `f32_bf16_vcvt__avx512bf16_u64_nt`: needs AVX512_BF16 beside the Avx512 level.
