@@ -28,7 +28,7 @@
 //! 0, `norm_eps` 0) gives weights 0, never NaN.
 
 use crate::ukernels::simd::{Elem, V16};
-use crate::ukernels::softmax::{ExpParams, UNDERFLOW_SPAN, exp_parts};
+use crate::ukernels::softmax::{ExpParams, exp_parts};
 
 /// Score function over all experts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -132,21 +132,38 @@ impl Scratch {
     }
 }
 
-/// `exp(x)` for `x >= -105` (lower clamps there: below 2^-151, so 0 after rounding).
+/// `exp(x)` for `x >= -86` (lower clamps there).
 const EXP_PLAIN: ExpParams = ExpParams {
-    lo: -UNDERFLOW_SPAN,
+    lo: -EXP_SPAN,
     shift: 0.0,
     n_ref: 0.0,
 };
 
-/// `exp_rel` of `ukernels::softmax` with results below 2^-126 flushed to 0 on every ISA, so
-/// that no subnormal is ever produced: on Intel cores each subnormal result of `scalef` or a
-/// multiply costs a microcode assist (measured: 36% of a Mixtral row's time went to the padding
-/// lanes' `scalef`). Weights that small are within the contract's 1e-37 absolute bound.
+/// `exp_rel` of `ukernels::softmax`, where the callers clamp the argument at 86 below the
+/// reference ([`EXP_SPAN`]), so every result is a normal number and the scaling is exact on
+/// every ISA (`scalef` with FMA, the exponent-bits product without). No subnormal is ever
+/// produced: on Intel cores each subnormal result costs a microcode assist (measured: 36% of a
+/// Mixtral row's time went to the padding lanes' `scalef` before the clamp). A clamped value is
+/// at most e^-86 = 4.5e-38 of the largest one, within the contract's 1e-37 absolute bound, and
+/// never reaches a weight: experts with −inf keys weigh 0.
 #[inline(always)]
 fn exp_rel<V: V16, const FUSED: bool, const SHIFT: bool>(x: V, p: &ExpParams) -> V {
     let (e, k) = exp_parts::<V, FUSED, SHIFT>(x, p);
-    V::pow2_scale::<false>(e, k)
+    V::pow2_scale::<FUSED>(e, k)
+}
+
+/// Arguments more than this below the reference are clamped (see [`exp_rel`]).
+const EXP_SPAN: f32 = 86.0;
+
+/// [`ExpParams::for_max`] with the gating clamp.
+fn params_for_max(m: f32) -> ExpParams {
+    let mut p = ExpParams::for_max(m);
+    p.lo = if p.shift != 0.0 {
+        -EXP_SPAN
+    } else {
+        m - EXP_SPAN
+    };
+    p
 }
 
 /// `|x|` (NaN stays NaN).
@@ -156,7 +173,8 @@ fn vabs<V: V16>(x: V) -> V {
 }
 
 /// Sigmoid: `r = 1 / (1 + exp(-|x|))`, then `r` for `x >= 0` and `exp(-|x|) * r` below, so the
-/// small side keeps its relative accuracy (a few ulp; 0 below about -104, within 1e-37).
+/// small side keeps its relative accuracy (a few ulp; below -86 it stays at e^-86 = 4.5e-38,
+/// within the 1e-37 absolute bound).
 #[inline(always)]
 pub fn sigmoid<V: V16, const FUSED: bool>(x: V) -> V {
     let zero = V::splat(0.0);
@@ -215,7 +233,7 @@ unsafe fn exp_rows<V: V16, const FUSED: bool>(
     n16: usize,
     m: f32,
 ) -> f64 {
-    let p = ExpParams::for_max(m);
+    let p = params_for_max(m);
     let zero = V::splat(0.0);
     let mut acc = V::dzero();
     for i in 0..n16 {
@@ -271,7 +289,8 @@ fn rank<V: V16>(ck: &[f32], ci: impl Fn(usize) -> u32, c: usize, k: usize, out: 
                 Some(d) => (1u32 << d) - 1,
                 None => 0,
             };
-            r += gt.count_ones() + (ge & !gt & below).count_ones();
+            // `gt` and the equal-and-below bits are disjoint: one popcount.
+            r += (gt | (ge & below)).count_ones();
         }
         if (r as usize) < k {
             out[r as usize] = ci(p);
@@ -413,6 +432,22 @@ unsafe fn group_key<V: V16>(k: *const f32, nv: usize, how: GroupScore) -> f32 {
     if s.is_nan() { f32::NEG_INFINITY } else { s }
 }
 
+/// The selection key of vector `i`: score + bias, −inf for a NaN or −inf logit (the padding
+/// lanes are −inf) and for a NaN sum (inf − inf).
+///
+/// # Safety
+/// Vector `i` lies inside the padded bias.
+#[inline(always)]
+unsafe fn biased_key<V: V16>(p: &Plan, v: V, s: V, i: usize) -> V {
+    let key = match &p.bias {
+        // SAFETY: the bias is padded to whole vectors (caller).
+        Some(b) => s.add(unsafe { V::load_f32(b.as_ptr().add(16 * i)) }),
+        None => s,
+    };
+    let ninf = V::splat(f32::NEG_INFINITY);
+    V::select_lt(v, V::splat(f32::MIN), ninf, key).max(ninf)
+}
+
 /// f64 weights from raw values, `+inf` entries sharing `total` equally when any is present;
 /// returns false (nothing changed) when there is none.
 fn share_infinite(w: &mut [f64], total: f64) -> bool {
@@ -476,22 +511,37 @@ unsafe fn gate_row<V: V16, T: Elem, const FUSED: bool>(
     let (scores, gkeys) = rest.split_at_mut(ep);
     let (sel, work) = scratch.u.split_at_mut(ep);
 
+    // Scores that need no row statistic (sigmoid, sqrt-softplus, identity) and biased keys
+    // come out of the first pass directly; softmax needs the row max first.
+    let stored_scores = !p.keys_are_logits();
+    let direct = stored_scores && p.score != Score::Softmax;
+
     // 1. Widen (NaN kept in xs), keys = logits with NaN -> -inf, row max.
     let mut lmax = vninf;
     for i in 0..nv {
         let rem = e - 16 * i;
-        // SAFETY: `rem` (or 16) elements of the row remain at this offset; xs and keys hold
-        // whole vectors.
+        // SAFETY: `rem` (or 16) elements of the row remain at this offset; every scratch
+        // buffer holds whole vectors.
         unsafe {
             let v: V = if rem >= 16 {
                 T::load(x.add(16 * i))
             } else {
                 T::load_partial(x.add(16 * i), rem, ninf)
             };
-            v.store_f32(xs.as_mut_ptr().add(16 * i));
-            let kv = v.max(vninf); // NaN -> -inf
-            kv.store_f32(keys.as_mut_ptr().add(16 * i));
-            lmax = kv.max(lmax);
+            if direct {
+                let s = match p.score {
+                    Score::Sigmoid => sigmoid::<V, FUSED>(v),
+                    Score::SqrtSoftplus => sqrt_softplus::<V, FUSED>(v),
+                    _ => v,
+                };
+                s.store_f32(scores.as_mut_ptr().add(16 * i));
+                biased_key::<V>(p, v, s, i).store_f32(keys.as_mut_ptr().add(16 * i));
+            } else {
+                v.store_f32(xs.as_mut_ptr().add(16 * i));
+                let kv = v.max(vninf); // NaN -> -inf
+                kv.store_f32(keys.as_mut_ptr().add(16 * i));
+                lmax = kv.max(lmax);
+            }
         }
     }
     let m = lmax.hmax();
@@ -505,15 +555,14 @@ unsafe fn gate_row<V: V16, T: Elem, const FUSED: bool>(
         soft_sum = unsafe { exp_rows::<V, FUSED>(xs.as_ptr(), scores.as_mut_ptr(), nv, m) };
     }
 
-    // 2. Scores and biased keys, when the keys are not the logits.
-    let stored_scores = !p.keys_are_logits();
-    if stored_scores {
+    // 2. Softmax scores and biased keys, when the keys are not the logits.
+    if stored_scores && !direct {
         let inv = if soft_finite {
             (1.0 / soft_sum) as f32
         } else {
             0.0
         };
-        let inf_count = if p.score == Score::Softmax && m == f32::INFINITY {
+        let inf_count = if m == f32::INFINITY {
             xs[..e].iter().filter(|&&v| v == f32::INFINITY).count()
         } else {
             0
@@ -522,54 +571,30 @@ unsafe fn gate_row<V: V16, T: Elem, const FUSED: bool>(
             // SAFETY: every buffer holds nv vectors.
             unsafe {
                 let v = V::load_f32(xs.as_ptr().add(16 * i));
-                let s = match p.score {
-                    Score::Identity => v,
-                    Score::Sigmoid => sigmoid::<V, FUSED>(v),
-                    Score::SqrtSoftplus => sqrt_softplus::<V, FUSED>(v),
-                    Score::Softmax if soft_finite => {
-                        V::load_f32(scores.as_ptr().add(16 * i)).mul(V::splat(inv))
-                    }
-                    Score::Softmax => {
-                        // m = +inf: the +inf entries share 1 (NaN stays NaN); m = -inf: 0.
-                        let share = if m == f32::INFINITY {
-                            1.0 / inf_count as f32
+                let s = if soft_finite {
+                    V::load_f32(scores.as_ptr().add(16 * i)).mul(V::splat(inv))
+                } else {
+                    // m = +inf: the +inf entries share 1 (NaN stays NaN); m = -inf: 0.
+                    let share = if m == f32::INFINITY {
+                        1.0 / inf_count as f32
+                    } else {
+                        0.0
+                    };
+                    let mut a = [0.0f32; 16];
+                    v.store_f32(a.as_mut_ptr());
+                    let a = a.map(|x| {
+                        if x.is_nan() {
+                            x
+                        } else if x == f32::INFINITY {
+                            share
                         } else {
                             0.0
-                        };
-                        let mut a = [0.0f32; 16];
-                        v.store_f32(a.as_mut_ptr());
-                        let a = a.map(|x| {
-                            if x.is_nan() {
-                                x
-                            } else if x == f32::INFINITY {
-                                share
-                            } else {
-                                0.0
-                            }
-                        });
-                        V::load_f32(a.as_ptr())
-                    }
+                        }
+                    });
+                    V::load_f32(a.as_ptr())
                 };
                 s.store_f32(scores.as_mut_ptr().add(16 * i));
-                let key = match &p.bias {
-                    Some(b) => s.add(V::load_f32(b.as_ptr().add(16 * i))),
-                    None => s,
-                };
-                // A NaN or -inf logit, or a NaN key (inf - inf), ranks as -inf.
-                let key = V::select_lt(v, V::splat(f32::MIN), vninf, key).max(vninf);
-                let pad = 16 * i + 16 > e;
-                if pad {
-                    let mut a = [0.0f32; 16];
-                    key.store_f32(a.as_mut_ptr());
-                    for (l, v) in a.iter_mut().enumerate() {
-                        if 16 * i + l >= e {
-                            *v = ninf;
-                        }
-                    }
-                    keys[16 * i..16 * i + 16].copy_from_slice(&a);
-                } else {
-                    key.store_f32(keys.as_mut_ptr().add(16 * i));
-                }
+                biased_key::<V>(p, v, s, i).store_f32(keys.as_mut_ptr().add(16 * i));
             }
         }
     }
@@ -686,7 +711,7 @@ unsafe fn gate_row<V: V16, T: Elem, const FUSED: bool>(
                         *a = v as f32;
                     }
                     let mk = mk as f32;
-                    let ep = ExpParams::for_max(mk);
+                    let ep = params_for_max(mk);
                     if ep.shift != 0.0 {
                         vmap::<V>(&mut a[..k], |v| exp_rel::<V, FUSED, true>(v, &ep));
                     } else {
@@ -700,9 +725,10 @@ unsafe fn gate_row<V: V16, T: Elem, const FUSED: bool>(
             }
         }
     }
-    // A -inf raw value (NONE) weighs 0.
-    for v in wt.iter_mut() {
-        if *v == f64::NEG_INFINITY {
+    // An expert with a -inf key weighs exactly 0 (its post value may be a clamped e^-86, or
+    // -inf with NONE).
+    for (v, &j) in wt.iter_mut().zip(sel.iter()) {
+        if *v == f64::NEG_INFINITY || keys[j as usize] == ninf {
             *v = 0.0;
         }
     }
@@ -795,7 +821,10 @@ pub mod scalar {
 /// AVX2 + FMA + F16C kernels.
 #[cfg(target_arch = "x86_64")]
 pub mod avx2 {
-    instantiate!(crate::ukernels::simd::avx2::A16, "avx2,fma,f16c");
+    instantiate!(
+        crate::ukernels::simd::avx2::A16,
+        "avx2,fma,f16c,bmi1,bmi2,popcnt"
+    );
 }
 
 /// AVX-512 (F+BW+DQ+VL) kernels.
@@ -803,6 +832,6 @@ pub mod avx2 {
 pub mod avx512 {
     instantiate!(
         crate::ukernels::simd::avx512::Z16,
-        "avx2,fma,f16c,avx512f,avx512bw,avx512dq,avx512vl"
+        "avx2,fma,f16c,bmi1,bmi2,popcnt,avx512f,avx512bw,avx512dq,avx512vl"
     );
 }
