@@ -2,7 +2,8 @@
 //! (E, k) = (8, 2) Mixtral, (64, 8) OLMoE, (128, 8) Qwen3, (256, 8) DeepSeek-V3 (sigmoid, bias,
 //! 8 groups, top-2 sums, 4 kept), (32, 4) GPT-OSS; plus the dispatch plan of 4096 x 8 ids over
 //! 256 experts. Criterion's time per iteration / 4096 = ns per token; throughput is logits
-//! bytes read. Filter with e.g. `cargo bench --bench gating -- deepseek`.
+//! bytes read. Logits are pseudo-random, roughly normal, as routers produce. Filter with e.g.
+//! `cargo bench --bench gating -- deepseek`.
 
 use std::hint::black_box;
 use std::time::Duration;
@@ -48,6 +49,17 @@ fn cases() -> Vec<(&'static str, Params, bool)> {
             true,
         ),
         ("gpt_oss_e32_k4", p(32, 4, 0, 1, 0, 1.0, (0, 0, 0)), false),
+        // Selection alone (identity scores, raw weights): the cost of top-k itself.
+        (
+            "select_only_e64_k8",
+            p(64, 8, 0, 0, 0, 1.0, (0, 0, 0)),
+            false,
+        ),
+        (
+            "select_only_e256_k8",
+            p(256, 8, 0, 0, 0, 1.0, (0, 0, 0)),
+            false,
+        ),
     ]
 }
 
@@ -59,8 +71,16 @@ fn bench(c: &mut Criterion) {
     for (name, params, with_bias) in cases() {
         let e = params.num_experts as usize;
         let k = params.k as usize;
+        // Router-like logits: roughly normal (sum of four uniforms), fixed seed.
+        let mut state = 0x9E37_79B9_7F4A_7C15u64;
+        let mut uniform = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 40) as f32 / (1u64 << 24) as f32
+        };
         let x: Vec<f32> = (0..TOKENS * e)
-            .map(|i| ((i * 7919) % 4001) as f32 * 0.002 - 4.0)
+            .map(|_| (uniform() + uniform() + uniform() + uniform() - 2.0) * 2.0)
             .collect();
         let bias: Vec<f32> = (0..e)
             .map(|i| ((i * 31) % 17) as f32 * 0.01 - 0.08)

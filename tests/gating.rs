@@ -618,6 +618,39 @@ fn shapes_k_equals_e_single_expert_large_e_and_large_k() {
     }
 }
 
+/// Structured rows (a sawtooth over the row) put many keys above the lane-maximum bound, so
+/// the selection tightens its bound on the candidates; ties of lane maxima as well.
+#[test]
+fn structured_rows_exercise_the_candidate_refinement() {
+    let cases = [
+        Case {
+            name: "identity e256",
+            p: params(256, 8, ID, 0, 0, 0.0, 1.0, NONE),
+            bias: None,
+        },
+        Case {
+            name: "softmax e128",
+            p: params(128, 5, SM, 0, 1, 0.0, 1.0, NONE),
+            bias: None,
+        },
+        Case {
+            name: "sigmoid bias e256",
+            p: params(256, 8, SG, 0, 1, 0.0, 1.0, NONE),
+            bias: Some(bias(256, 6, -0.01, 0.01)),
+        },
+    ];
+    for c in &cases {
+        let e = c.p.num_experts as usize;
+        let tokens = 64;
+        let x: Vec<f32> = (0..tokens * e)
+            .map(|i| ((i * 7919) % 4001) as f32 * 0.002 - 4.0)
+            .collect();
+        run_case::<F32>(c, &x, tokens, e, "sawtooth");
+        let x: Vec<f32> = (0..tokens * e).map(|i| ((i % e) / 16) as f32).collect();
+        run_case::<F32>(c, &x, tokens, e, "lane ties");
+    }
+}
+
 #[test]
 fn score_functions_hold_accuracy_over_a_wide_range() {
     type F = unsafe fn(&[f32; 16]) -> [f32; 16];

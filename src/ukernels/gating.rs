@@ -120,7 +120,7 @@ impl Scratch {
     pub fn new(plan: &Plan) -> crate::Result<Scratch> {
         let ep = plan.padded();
         let nf = 3 * ep + plan.groups.next_multiple_of(16);
-        let nu = ep + CANDIDATES + 16;
+        let nu = ep + 16;
         let mut s = Scratch::default();
         s.f.try_reserve_exact(nf)
             .map_err(|_| crate::Status::OutOfMemory)?;
@@ -271,12 +271,15 @@ fn order(keys: &[f32], a: u32, b: u32) -> std::cmp::Ordering {
 
 /// Ranks candidates: `ck` holds `c` keys padded with −inf to whole vectors, for experts `ci`
 /// in ascending order; the candidate of rank `r < k` (the number of candidates before it in
-/// the total order) goes to `out[r]`. Branch-free: two vector compares per candidate and
+/// the total order) goes to `out[r]` (`out` holds at least k + 1 entries; `out[k]` is scratch). Branch-free: two vector compares per candidate and
 /// vector, so ties and equal keys cost nothing extra.
 #[inline(always)]
 fn rank<V: V16>(ck: &[f32], ci: impl Fn(usize) -> u32, c: usize, k: usize, out: &mut [u32]) {
     let nv = c.div_ceil(16);
     for p in 0..c {
+        // (`black_box`: LLVM otherwise "vectorizes" this loop across candidates into long
+        // chains of mask shifts and masked moves; measured 1.5-2x slower.)
+        let p = std::hint::black_box(p);
         let kp = V::splat(ck[p]);
         let mut r = 0;
         for v in 0..nv {
@@ -292,17 +295,36 @@ fn rank<V: V16>(ck: &[f32], ci: impl Fn(usize) -> u32, c: usize, k: usize, out: 
             // `gt` and the equal-and-below bits are disjoint: one popcount.
             r += (gt | (ge & below)).count_ones();
         }
-        if (r as usize) < k {
-            out[r as usize] = ci(p);
-        }
+        // Branch-free: ranks >= k land in the spare slot out[k].
+        out[(r as usize).min(k)] = ci(p);
     }
 }
 
-/// The `k` first of experts `0..n` in the total order, into `out[..k]` in that order. `keys`
-/// holds `n` keys (no NaN) padded with −inf to whole vectors; `work` holds at least
-/// `CANDIDATES + 16` entries.
+/// The k-th largest of the 16 lanes of `lm` (k <= 16), counting repeats: the largest lane with
+/// at least k lanes `>=` it. Independent per-lane steps, then a log-depth max (a running
+/// `t = max(t, ..)` is a 16-step dependency chain: measured ~100 cycles a row).
 #[inline(always)]
-fn select<V: V16>(keys: &[f32], n: usize, k: usize, out: &mut [u32], work: &mut [u32]) {
+fn kth_lane<V: V16>(lm: V, k: usize) -> f32 {
+    let ninf = f32::NEG_INFINITY;
+    let mut a = [0.0f32; 16];
+    // SAFETY: `a` holds 16 elements.
+    unsafe { lm.store_f32(a.as_mut_ptr()) };
+    let mut ok = [ninf; 16];
+    for i in 0..16 {
+        // (`black_box` keeps LLVM from "vectorizing" these 16 mask popcounts into a much
+        // longer shuffle sequence.)
+        let i = std::hint::black_box(i) & 15;
+        let c = lm.mask_ge(V::splat(a[i])).count_ones() as usize;
+        ok[i] = if c >= k { a[i] } else { ninf };
+    }
+    // SAFETY: `ok` holds 16 elements.
+    unsafe { V::load_f32(ok.as_ptr()) }.hmax()
+}
+
+/// The `k` first of experts `0..n` in the total order, into `out[..k]` in that order. `keys`
+/// holds `n` keys (no NaN) padded with −inf to whole vectors; `out` holds at least k + 1.
+#[inline(always)]
+fn select<V: V16>(keys: &[f32], n: usize, k: usize, out: &mut [u32]) {
     if n <= 16 {
         rank::<V>(keys, |p| p as u32, n, k, out);
         return;
@@ -310,51 +332,73 @@ fn select<V: V16>(keys: &[f32], n: usize, k: usize, out: &mut [u32], work: &mut 
     let nv = n.div_ceil(16);
     let ninf = f32::NEG_INFINITY;
     let t = if k <= 16 {
-        // The k-th largest lane maximum: the largest lane value with at least k lanes >= it.
         let mut lm = V::splat(ninf);
         for i in 0..nv {
             // SAFETY: vector i lies inside the padded keys.
             lm = unsafe { V::load_f32(keys.as_ptr().add(16 * i)) }.max(lm);
         }
-        let mut a = [0.0f32; 16];
-        // SAFETY: `a` holds 16 elements.
-        unsafe { lm.store_f32(a.as_mut_ptr()) };
-        let mut ok = [ninf; 16];
-        for (o, &v) in ok.iter_mut().zip(&a) {
-            if lm.mask_ge(V::splat(v)).count_ones() as usize >= k {
-                *o = v;
-            }
-        }
-        // SAFETY: `ok` holds 16 elements.
-        unsafe { V::load_f32(ok.as_ptr()) }.hmax()
+        kth_lane(lm, k)
     } else {
         ninf
     };
-    // Candidates: every expert with key >= t (at least k of them, see the module docs).
+    // Candidates: every expert with key >= t (at least k of them, see the module docs),
+    // compressed with their indices (as exact floats) into `ck` / `cidx`.
     let tv = V::splat(t);
     let mut ck = [ninf; CANDIDATES + 16];
+    let mut cidx = [0.0f32; CANDIDATES + 16];
+    let lanes: [f32; 16] = std::array::from_fn(|l| l as f32);
+    // SAFETY: `lanes` holds 16 elements.
+    let iota = unsafe { V::load_f32(lanes.as_ptr()) };
     let mut c = 0;
     let mut overflow = false;
-    'scan: for i in 0..nv {
+    for i in 0..nv {
         // SAFETY: vector i lies inside the padded keys.
-        let mut m = unsafe { V::load_f32(keys.as_ptr().add(16 * i)) }.mask_ge(tv);
-        while m != 0 {
-            let j = 16 * i + m.trailing_zeros() as usize;
-            m &= m - 1;
-            if j >= n {
-                break;
-            }
-            if c == CANDIDATES {
-                overflow = true;
-                break 'scan;
-            }
-            work[c] = j as u32;
-            ck[c] = keys[j];
-            c += 1;
+        let kv = unsafe { V::load_f32(keys.as_ptr().add(16 * i)) };
+        let rem = n - 16 * i;
+        let valid = if rem >= 16 { 0xFFFF } else { (1u32 << rem) - 1 };
+        let m = kv.mask_ge(tv) & valid;
+        if c + m.count_ones() as usize > CANDIDATES {
+            overflow = true;
+            break;
+        }
+        // SAFETY: c <= CANDIDATES, and both arrays have 16 elements of slack.
+        unsafe {
+            kv.compress_store(m, ck.as_mut_ptr().add(c));
+            c += iota
+                .add(V::splat((16 * i) as f32))
+                .compress_store(m, cidx.as_mut_ptr().add(c));
         }
     }
+    // Lanes past c hold stale values from the full-width stores: reset to -inf.
+    ck[c..].fill(ninf);
+    // Ranking costs c * c / 16 steps: while there are many more candidates than k (ties of
+    // lane maxima, structured rows), tighten the bound on the candidates themselves and
+    // compress them in place (writes never pass the vector being read).
+    if !overflow && k <= 16 && c > 2 * k + 8 {
+        let ncv = c.div_ceil(16);
+        let mut lm = V::splat(ninf);
+        for i in 0..ncv {
+            // SAFETY: inside the candidate arrays.
+            lm = unsafe { V::load_f32(ck.as_ptr().add(16 * i)) }.max(lm);
+        }
+        let tv = V::splat(kth_lane(lm, k));
+        let mut c2 = 0;
+        for i in 0..ncv {
+            // SAFETY: inside the candidate arrays; c2 <= 16 * i, so the stores end within
+            // the vector just loaded.
+            unsafe {
+                let kv = V::load_f32(ck.as_ptr().add(16 * i));
+                let iv = V::load_f32(cidx.as_ptr().add(16 * i));
+                let m = kv.mask_ge(tv);
+                kv.compress_store(m, ck.as_mut_ptr().add(c2));
+                c2 += iv.compress_store(m, cidx.as_mut_ptr().add(c2));
+            }
+        }
+        c = c2;
+        ck[c..].fill(ninf);
+    }
     if !overflow {
-        rank::<V>(&ck, |p| work[p], c, k, out);
+        rank::<V>(&ck, |p| cidx[p] as u32, c, k, out);
         return;
     }
     // A heap of the k best so far, worst at the root.
@@ -509,7 +553,7 @@ unsafe fn gate_row<V: V16, T: Elem, const FUSED: bool>(
     let (xs, rest) = scratch.f.split_at_mut(ep);
     let (keys, rest) = rest.split_at_mut(ep);
     let (scores, gkeys) = rest.split_at_mut(ep);
-    let (sel, work) = scratch.u.split_at_mut(ep);
+    let sel = &mut scratch.u[..];
 
     // Scores that need no row statistic (sigmoid, sqrt-softplus, identity) and biased keys
     // come out of the first pass directly; softmax needs the row max first.
@@ -630,7 +674,7 @@ unsafe fn gate_row<V: V16, T: Elem, const FUSED: bool>(
                 ninf
             };
         }
-        select::<V>(gkeys, g, p.topk_group, sel, work);
+        select::<V>(gkeys, g, p.topk_group, sel);
         for &j in &sel[..p.topk_group] {
             gkeys[j as usize] = f32::NAN; // marks a kept group
         }
@@ -642,7 +686,7 @@ unsafe fn gate_row<V: V16, T: Elem, const FUSED: bool>(
     }
 
     // 4. Selection.
-    select::<V>(keys, e, k, sel, work);
+    select::<V>(keys, e, k, sel);
 
     // 5. Raw values of the selected, then the weights.
     let mut raw = [0.0f32; 64];

@@ -109,6 +109,16 @@ impl V16 for Z16 {
         unsafe { u32::from(_mm512_cmp_ps_mask::<_CMP_GT_OQ>(self.0, t.0)) }
     }
     #[inline(always)]
+    unsafe fn compress_store(self, mask: u32, out: *mut f32) -> usize {
+        // SAFETY: 16 writable elements (caller); see the impl comment. (The register form plus
+        // a full store: `vcompressps` to memory is microcoded on Intel cores.)
+        unsafe {
+            let m = mask as __mmask16;
+            _mm512_storeu_ps(out, _mm512_maskz_compress_ps(m, self.0));
+            m.count_ones() as usize
+        }
+    }
+    #[inline(always)]
     fn select_lt(a: Self, b: Self, x: Self, y: Self) -> Self {
         // SAFETY: see the impl comment.
         unsafe {

@@ -68,6 +68,26 @@ pub trait V16: Copy {
     fn mask_ge(self, t: Self) -> u32;
     /// Bit `i` set iff lane `i` of `self` is `> t` (false for NaN).
     fn mask_gt(self, t: Self) -> u32;
+    /// Stores the lanes whose bit is set in `mask` contiguously at `out`; returns their count.
+    /// May write up to 16 elements.
+    ///
+    /// # Safety
+    /// 16 writable elements at `out`.
+    #[inline(always)]
+    unsafe fn compress_store(self, mask: u32, out: *mut f32) -> usize {
+        let mut a = [0.0f32; 16];
+        // SAFETY: `a` holds 16 elements.
+        unsafe { self.store_f32(a.as_mut_ptr()) };
+        let mut c = 0;
+        let mut m = mask & 0xFFFF;
+        while m != 0 {
+            // SAFETY: c < 16 (at most 16 bits).
+            unsafe { out.add(c).write(a[m.trailing_zeros() as usize]) };
+            c += 1;
+            m &= m - 1;
+        }
+        c
+    }
     /// Lane-wise `if a < b { x } else { y }` (false for NaN).
     fn select_lt(a: Self, b: Self, x: Self, y: Self) -> Self;
     /// The maximum lane, by a fixed tree: lanes (i, i+8), then (i, i+4), (i, i+2), (0, 1).
