@@ -390,12 +390,12 @@ impl Histogram {
 
     /// Calls `place(position, slot)` for every slot, where the slots of expert `e` take
     /// positions `start[e]..` in ascending slot order.
-    fn scatter(
+    fn scatter<F: Fn(usize, usize) + Sync>(
         &self,
         ids: &[i32],
         start: &[usize],
         tp: Option<&Threadpool>,
-        place: &(dyn Fn(usize, usize) + Sync),
+        place: F,
     ) -> Result<()> {
         let n = ids.len();
         threadpool::parallel_for(tp, self.tasks, &|t| {
@@ -484,7 +484,7 @@ pub unsafe fn dispatch_plan(
     // SAFETY: offsets holds E + 1.
     unsafe { offsets.add(experts).write(acc as i32) };
     let (ps, vs) = (SharedPtr(perm), SharedPtr(inverse));
-    h.scatter(ids, &start, tp, &|pos, slot| {
+    h.scatter(ids, &start, tp, |pos, slot| {
         // SAFETY: pos and slot are below n; each position and each slot is written once.
         unsafe {
             ps.get().add(pos).write(slot as i32);
@@ -582,7 +582,7 @@ pub unsafe fn align_blocks(
         padded_total.write(total);
     }
     let ss = SharedPtr(sorted);
-    h.scatter(ids, &start, tp, &|pos, slot| {
+    h.scatter(ids, &start, tp, |pos, slot| {
         // SAFETY: pos < total <= cap, written once.
         unsafe { ss.get().add(pos).write(slot as i32) }
     })
