@@ -492,19 +492,16 @@ unsafe fn biased_key<V: V16>(p: &Plan, v: V, s: V, i: usize) -> V {
     V::select_lt(v, V::splat(f32::MIN), ninf, key).max(ninf)
 }
 
-/// f64 weights from raw values, `+inf` entries sharing `total` equally when any is present;
-/// returns false (nothing changed) when there is none.
-fn share_infinite(w: &mut [f64], total: f64) -> bool {
-    let inf = w.iter().filter(|&&v| v == f64::INFINITY).count();
+/// When any weight is `+inf`: the `+inf` entries share 1 equally, the others get 0; returns
+/// whether it applied.
+fn share_infinite(w: &mut [f32]) -> bool {
+    let inf = w.iter().filter(|&&v| v == f32::INFINITY).count();
     if inf == 0 {
         return false;
     }
+    let share = (1.0 / inf as f64) as f32;
     for v in w.iter_mut() {
-        *v = if *v == f64::INFINITY {
-            total / inf as f64
-        } else {
-            0.0
-        };
+        *v = if *v == f32::INFINITY { share } else { 0.0 };
     }
     true
 }
@@ -688,82 +685,61 @@ unsafe fn gate_row<V: V16, T: Elem, const FUSED: bool>(
     // 4. Selection.
     select::<V>(keys, e, k, sel);
 
-    // 5. Raw values of the selected, then the weights.
-    let mut raw = [0.0f32; 64];
-    let raw = &mut raw[..k];
-    for (r, &j) in raw.iter_mut().zip(sel.iter()) {
-        *r = if stored_scores || p.score == Score::Softmax && soft_finite {
-            scores[j as usize]
+    // 5. Raw values of the selected, then the weights, in place in the caller's row of
+    // weights (no arrays to clear: the stage runs once per row); sums and quotients in f64.
+    // SAFETY: k writable elements at w (caller).
+    let wt = unsafe { std::slice::from_raw_parts_mut(w, k) };
+    for (v, &j) in wt.iter_mut().zip(sel.iter()) {
+        let j = j as usize;
+        *v = if keys[j] == ninf {
+            ninf
+        } else if stored_scores || soft_finite {
+            scores[j]
         } else {
-            xs[j as usize]
+            xs[j]
         };
     }
     if !stored_scores {
         match p.score {
             Score::Identity => {}
-            Score::Sigmoid => vmap::<V>(raw, sigmoid::<V, FUSED>),
-            Score::SqrtSoftplus => vmap::<V>(raw, sqrt_softplus::<V, FUSED>),
-            Score::Softmax => {}
-        }
-    }
-    let mut wt = [0.0f64; 64];
-    let wt = &mut wt[..k];
-    for ((wv, &r), &j) in wt.iter_mut().zip(raw.iter()).zip(sel.iter()) {
-        *wv = if keys[j as usize] == ninf {
-            f64::NEG_INFINITY
-        } else {
-            f64::from(r)
-        };
-    }
-    if p.score == Score::Softmax && !stored_scores {
-        if soft_finite {
-            for v in wt.iter_mut() {
-                *v /= soft_sum;
+            Score::Sigmoid => vmap::<V>(wt, sigmoid::<V, FUSED>),
+            Score::SqrtSoftplus => vmap::<V>(wt, sqrt_softplus::<V, FUSED>),
+            Score::Softmax if soft_finite => {
+                for v in wt.iter_mut() {
+                    *v = (f64::from(*v) / soft_sum) as f32;
+                }
             }
-        } else {
-            // Row max +inf: the +inf entries share 1; all -inf: every weight 0 below.
-            let inf_count = xs[..e].iter().filter(|&&v| v == f32::INFINITY).count();
-            for v in wt.iter_mut() {
-                *v = if *v == f64::INFINITY {
-                    1.0 / inf_count as f64
-                } else {
-                    0.0
-                };
+            Score::Softmax => {
+                // Row max +inf: the +inf entries share 1; all -inf: every weight 0 below.
+                let inf_count = xs[..e].iter().filter(|&&v| v == f32::INFINITY).count();
+                for v in wt.iter_mut() {
+                    *v = if *v == f32::INFINITY {
+                        (1.0 / inf_count as f64) as f32
+                    } else {
+                        0.0
+                    };
+                }
             }
         }
     }
     match p.post {
         Post::None => {}
-        Post::Sigmoid => {
-            let mut a = [0.0f32; 64];
-            for (a, &v) in a.iter_mut().zip(wt.iter()) {
-                *a = v as f32;
-            }
-            vmap::<V>(&mut a[..k], sigmoid::<V, FUSED>);
-            for (v, &a) in wt.iter_mut().zip(a.iter()) {
-                *v = f64::from(a);
-            }
-        }
+        Post::Sigmoid => vmap::<V>(wt, sigmoid::<V, FUSED>),
         Post::Softmax => {
-            let mk = wt.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
-            if !share_infinite(wt, 1.0) {
-                if mk == f64::NEG_INFINITY {
+            let mk = wt.iter().fold(ninf, |a, &b| a.max(b));
+            if !share_infinite(wt) {
+                if mk == ninf {
                     wt.fill(0.0);
                 } else {
-                    let mut a = [0.0f32; 64];
-                    for (a, &v) in a.iter_mut().zip(wt.iter()) {
-                        *a = v as f32;
-                    }
-                    let mk = mk as f32;
                     let ep = params_for_max(mk);
                     if ep.shift != 0.0 {
-                        vmap::<V>(&mut a[..k], |v| exp_rel::<V, FUSED, true>(v, &ep));
+                        vmap::<V>(wt, |v| exp_rel::<V, FUSED, true>(v, &ep));
                     } else {
-                        vmap::<V>(&mut a[..k], |v| exp_rel::<V, FUSED, false>(v, &ep));
+                        vmap::<V>(wt, |v| exp_rel::<V, FUSED, false>(v, &ep));
                     }
-                    let s: f64 = a[..k].iter().map(|&v| f64::from(v)).sum();
-                    for (v, &a) in wt.iter_mut().zip(a.iter()) {
-                        *v = f64::from(a) / s;
+                    let s: f64 = wt.iter().map(|&v| f64::from(v)).sum();
+                    for v in wt.iter_mut() {
+                        *v = (f64::from(*v) / s) as f32;
                     }
                 }
             }
@@ -772,29 +748,29 @@ unsafe fn gate_row<V: V16, T: Elem, const FUSED: bool>(
     // An expert with a -inf key weighs exactly 0 (its post value may be a clamped e^-86, or
     // -inf with NONE).
     for (v, &j) in wt.iter_mut().zip(sel.iter()) {
-        if *v == f64::NEG_INFINITY || keys[j as usize] == ninf {
+        if *v == ninf || keys[j as usize] == ninf {
             *v = 0.0;
         }
     }
-    if p.normalize {
-        let s: f64 = wt.iter().sum::<f64>() + f64::from(p.eps);
-        if !share_infinite(wt, 1.0) {
-            if s == 0.0 || s.is_nan() {
-                wt.fill(0.0);
-            } else {
-                for v in wt.iter_mut() {
-                    *v /= s;
-                }
-            }
+    let scale = f64::from(p.scale);
+    if p.normalize && !share_infinite(wt) {
+        let s: f64 = wt.iter().map(|&v| f64::from(v)).sum::<f64>() + f64::from(p.eps);
+        let f = if s == 0.0 || s.is_nan() {
+            0.0
+        } else {
+            scale / s
+        };
+        for v in wt.iter_mut() {
+            *v = (f64::from(*v) * f) as f32;
+        }
+    } else if scale != 1.0 {
+        for v in wt.iter_mut() {
+            *v = (f64::from(*v) * scale) as f32;
         }
     }
-    let scale = f64::from(p.scale);
-    for j in 0..k {
-        // SAFETY: k writable elements at ids and w (caller).
-        unsafe {
-            ids.add(j).write(sel[j] as i32);
-            w.add(j).write((wt[j] * scale) as f32);
-        }
+    for (j, &id) in sel.iter().enumerate().take(k) {
+        // SAFETY: k writable elements at ids (caller).
+        unsafe { ids.add(j).write(id as i32) };
     }
 }
 
