@@ -118,6 +118,27 @@ impl V16 for A16 {
         }
     }
     #[inline(always)]
+    unsafe fn compress_store(self, mask: u32, out: *mut f32) -> usize {
+        #[inline(always)]
+        fn half(v: __m256, m: u32) -> __m256 {
+            // SAFETY: see the impl comment; the table row has 8 bytes.
+            unsafe {
+                let idx = _mm256_cvtepu8_epi32(_mm_loadl_epi64(
+                    COMPRESS8[(m & 0xFF) as usize].as_ptr().cast(),
+                ));
+                _mm256_permutevar8x32_ps(v, idx)
+            }
+        }
+        let (lo, hi) = (mask & 0xFF, (mask >> 8) & 0xFF);
+        let c = lo.count_ones() as usize;
+        // SAFETY: 16 writable elements at out (caller); c + 8 <= 16.
+        unsafe {
+            _mm256_storeu_ps(out, half(self.0, lo));
+            _mm256_storeu_ps(out.add(c), half(self.1, hi));
+        }
+        c + hi.count_ones() as usize
+    }
+    #[inline(always)]
     fn select_lt(a: Self, b: Self, x: Self, y: Self) -> Self {
         // SAFETY: see the impl comment.
         unsafe {
@@ -306,3 +327,23 @@ pub(crate) fn dsum4(f: __m256d) -> f64 {
         _mm_cvtsd_f64(_mm_add_sd(g, _mm_unpackhi_pd(g, g))) // (0, 1)
     }
 }
+
+/// For each 8-bit mask, the lane indices of its set bits in order (then zeros): the
+/// `permutevar8x32` control that packs those lanes to the front.
+static COMPRESS8: [[u8; 8]; 256] = {
+    let mut t = [[0u8; 8]; 256];
+    let mut m = 0;
+    while m < 256 {
+        let mut c = 0;
+        let mut l = 0;
+        while l < 8 {
+            if m & (1 << l) != 0 {
+                t[m][c] = l as u8;
+                c += 1;
+            }
+            l += 1;
+        }
+        m += 1;
+    }
+    t
+};
