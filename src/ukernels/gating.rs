@@ -705,8 +705,9 @@ unsafe fn gate_row<V: V16, T: Elem, const FUSED: bool>(
             Score::Sigmoid => vmap::<V>(wt, sigmoid::<V, FUSED>),
             Score::SqrtSoftplus => vmap::<V>(wt, sqrt_softplus::<V, FUSED>),
             Score::Softmax if soft_finite => {
+                let inv = 1.0 / soft_sum; // one division a row; f64 keeps it exact enough
                 for v in wt.iter_mut() {
-                    *v = (f64::from(*v) / soft_sum) as f32;
+                    *v = (f64::from(*v) * inv) as f32;
                 }
             }
             Score::Softmax => {
@@ -737,9 +738,9 @@ unsafe fn gate_row<V: V16, T: Elem, const FUSED: bool>(
                     } else {
                         vmap::<V>(wt, |v| exp_rel::<V, FUSED, false>(v, &ep));
                     }
-                    let s: f64 = wt.iter().map(|&v| f64::from(v)).sum();
+                    let inv = 1.0 / wt.iter().map(|&v| f64::from(v)).sum::<f64>();
                     for v in wt.iter_mut() {
-                        *v = (f64::from(*v) / s) as f32;
+                        *v = (f64::from(*v) * inv) as f32;
                     }
                 }
             }
