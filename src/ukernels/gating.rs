@@ -4,27 +4,28 @@
 //! One row (one token's router logits, `E` of them) goes through the pipeline of
 //! `specs/moe-gating.md`:
 //!
-//! 1. one vector pass widens the row to f32 (NaN kept) and forms the selection keys with NaN
-//!    mapped to −inf, with their lane maxima;
-//! 2. when the keys are not the logits themselves (a bias, or `SUM_TOP2` groups over a
-//!    non-identity score), a second vector pass computes the scores (softmax, sigmoid,
-//!    sqrt-softplus) and `key = score + bias`; without them the keys are the logits, because
-//!    every score function is strictly increasing: ranking by the logit is ranking by the exact
-//!    score, and rounding can never create a tie that the exact scores do not have;
-//! 3. groups: each group's key (max, or top1 + top2 in f32 in that order), the best
+//! 1. one vector pass widens the row to f32 (NaN kept) and forms the selection keys; when the
+//!    keys are not the logits themselves (a bias, or `SUM_TOP2` groups over a non-identity
+//!    score), the same pass computes the sigmoid / sqrt-softplus scores and
+//!    `key = score + bias`; softmax first needs the row max, so its scores take a second pass
+//!    (exp and an f64-lane sum). Without a bias the keys are the logits, because every score
+//!    function is strictly increasing: ranking by the logit is ranking by the exact score, and
+//!    rounding can never create a tie that the exact scores do not have;
+//! 2. groups: each group's key (max, or top1 + top2 in f32 in that order), the best
 //!    `topk_group` groups kept, the keys of the others set to −inf;
-//! 4. selection by the total order "key descending, then expert index ascending": a lower
+//! 3. selection by the total order "key descending, then expert index ascending": a lower
 //!    bound `t` on the k-th key is the k-th largest of the 16 lane maxima (16 distinct experts,
 //!    so at least k keys are `>= t`); the experts with key `>= t` (usually a few more than k)
-//!    are gathered with a vector compare and sorted; when they are too many (ties, k > 16), a
-//!    k-element heap over the row does it in O(E log k);
-//! 5. weights from the k selected raw scores, in f64 from f32 values, rounded once: `post_fn`,
-//!    `normalize`, `scale`.
+//!    are compressed with their indices (a second bound on them when they are many more), then
+//!    ranked branch-free; when they are too many (ties, k > 16), a k-element heap over the row
+//!    does it in O(E log k);
+//! 4. weights from the k selected raw scores, in place in the caller's row: `post_fn`,
+//!    `normalize`, `scale`, each stage's sums and quotients in f64 and rounded to f32.
 //!
 //! Non-finite values: a NaN or −inf logit ranks as −inf whatever the bias (−inf is how
 //! runtimes mask an expert); a selected expert whose key is −inf (such a logit, a masked group,
-//! a NaN key) has raw value −inf, which every `post_fn` maps to weight 0. `+inf` entries share the mass equally, as in softmax (DESIGN.md): in the
-//! softmax score, in a `post_fn = SOFTMAX`, and in `normalize = SUM`. A sum of 0 (all weights
+//! a NaN key) weighs 0. `+inf` entries share the mass equally, as in softmax (DESIGN.md): in
+//! the softmax score, in a `post_fn = SOFTMAX`, and in `normalize = SUM`. A sum of 0 (all weights
 //! 0, `norm_eps` 0) gives weights 0, never NaN.
 
 use crate::ukernels::simd::{Elem, V16};
@@ -596,7 +597,7 @@ unsafe fn gate_row<V: V16, T: Elem, const FUSED: bool>(
         soft_sum = unsafe { exp_rows::<V, FUSED>(xs.as_ptr(), scores.as_mut_ptr(), nv, m) };
     }
 
-    // 2. Softmax scores and biased keys, when the keys are not the logits.
+    // 1b. Softmax scores and biased keys, when the keys are not the logits.
     if stored_scores && !direct {
         let inv = if soft_finite {
             (1.0 / soft_sum) as f32
@@ -640,7 +641,7 @@ unsafe fn gate_row<V: V16, T: Elem, const FUSED: bool>(
         }
     }
 
-    // 3. Groups.
+    // 2. Groups.
     if p.groups > 1 {
         let g = p.groups;
         let gs = e / g;
@@ -682,10 +683,10 @@ unsafe fn gate_row<V: V16, T: Elem, const FUSED: bool>(
         }
     }
 
-    // 4. Selection.
+    // 3. Selection.
     select::<V>(keys, e, k, sel);
 
-    // 5. Raw values of the selected, then the weights, in place in the caller's row of
+    // 4. Raw values of the selected, then the weights, in place in the caller's row of
     // weights (no arrays to clear: the stage runs once per row); sums and quotients in f64.
     // SAFETY: k writable elements at w (caller).
     let wt = unsafe { std::slice::from_raw_parts_mut(w, k) };
