@@ -48,6 +48,16 @@ pub fn disjoint(a: &Option<Range<usize>>, b: &Option<Range<usize>>) -> Result<()
     }
 }
 
+/// [`Status::InvalidParameter`] if any two of the regions share a byte.
+pub fn pairwise_disjoint(regions: &[&Option<Range<usize>>]) -> Result<()> {
+    for (i, a) in regions.iter().enumerate() {
+        for b in &regions[i + 1..] {
+            disjoint(a, b)?;
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -157,9 +157,7 @@ pub fn check_buffers<S>(
     let rx = buffer::region(x, tokens, p.experts, stride)?;
     let ri = buffer::region(ids, tokens, p.k, p.k)?;
     let rw = buffer::region(w, tokens, p.k, p.k)?;
-    buffer::disjoint(&rx, &ri)?;
-    buffer::disjoint(&rx, &rw)?;
-    buffer::disjoint(&ri, &rw)
+    buffer::pairwise_disjoint(&[&rx, &ri, &rw])
 }
 
 /// Rows per task: enough work per task to pay for its scratch, all threads busy.
@@ -460,12 +458,7 @@ pub unsafe fn dispatch_plan(
     } else {
         out_region(inverse, n)?
     };
-    let all = [&ri, &rc, &ro, &rp, &rv];
-    for a in 0..all.len() {
-        for b in a + 1..all.len() {
-            buffer::disjoint(all[a], all[b])?;
-        }
-    }
+    buffer::pairwise_disjoint(&[&ri, &rc, &ro, &rp, &rv])?;
     // SAFETY: checked region of n elements (or n == 0).
     let ids = unsafe { slice_or_empty(ids, n) };
     let h = Histogram::build(ids, experts, tp)?;
@@ -543,12 +536,7 @@ pub unsafe fn align_blocks(
     let rs = out_region(sorted, cap)?;
     let rb = out_region(block_expert, blocks)?;
     let rt = out_region(padded_total, 1)?;
-    let all = [&ri, &rs, &rb, &rt];
-    for a in 0..all.len() {
-        for b in a + 1..all.len() {
-            buffer::disjoint(all[a], all[b])?;
-        }
-    }
+    buffer::pairwise_disjoint(&[&ri, &rs, &rb, &rt])?;
     // SAFETY: checked region of n elements (or n == 0).
     let ids = unsafe { slice_or_empty(ids, n) };
     let h = Histogram::build(ids, experts, tp)?;
