@@ -3,6 +3,7 @@
 //! exactly `n` input elements and write exactly `n` output elements (tails use masked loads and
 //! stores or a stack copy, never an over-read).
 
+pub mod blocks;
 pub mod cvt;
 pub mod gating;
 pub mod simd;

@@ -1,0 +1,153 @@
+//! The byte and integer operations the block kernels need on top of [`V16`]: [`Q16`], for the
+//! portable [`S16`] here and for AVX2 and AVX-512 in `lanes_avx2` / `lanes_avx512`.
+//!
+//! Integers travel in f32 lanes (every level and quant is a small integer, exact in f32), so the
+//! block algorithms stay one generic code path over [`V16`] + [`Q16`]. Every operation is defined
+//! lane-wise with the semantics of the scalar reference, including on NaN and infinities: the
+//! SIMD kernels give the same bytes as `reference` for every input.
+
+use super::reference::c_int;
+use crate::ukernels::simd::V16;
+use crate::ukernels::simd::scalar::S16;
+
+/// Block-format lane operations.
+pub trait Q16: V16 {
+    /// Lane-wise |x|.
+    fn abs(self) -> Self;
+    /// Lane-wise `if self < o { self } else { o }` (x86 `minps`: a NaN in `self` gives `o`).
+    fn min(self, o: Self) -> Self;
+    /// Lane-wise truncation toward zero (NaN and infinities unchanged).
+    fn trunc(self) -> Self;
+    /// Lane-wise ggml `nearest_int` (the 1.5·2^23 bit trick), exactly as the reference
+    /// computes it for every input.
+    fn nearest_int(self) -> Self;
+    /// Lanes whose bit is set in `mask` from `a`, the others from `b`.
+    fn blend(mask: u32, a: Self, b: Self) -> Self;
+    /// Lane `i` is `v` if bit `i` of `bits` is set, else 0.
+    fn bits(bits: u32, v: f32) -> Self;
+    /// Lane `i` is `table[idx[i]]` for integer-valued `idx` in 0..16.
+    fn permute(table: Self, idx: Self) -> Self;
+    /// Lane `i` is `(p[i] >> shift) & mask` of 16 bytes.
+    ///
+    /// # Safety
+    /// 16 readable bytes at `p`.
+    unsafe fn load_field(p: *const u8, shift: u32, mask: u32) -> Self;
+    /// Lane `i` is the signed byte `p[i]`.
+    ///
+    /// # Safety
+    /// 16 readable bytes at `p`.
+    unsafe fn load_i8(p: *const u8) -> Self;
+    /// Lane `i` is `p[i * stride]`.
+    ///
+    /// # Safety
+    /// `p[i * stride]` readable for i in 0..16; `15 * stride` fits in i32.
+    unsafe fn gather(p: *const f32, stride: usize) -> Self;
+    /// Stores the low byte of C's `(int)lane` (x86 `cvttss2si`: NaN and out-of-range lanes
+    /// give `INT_MIN`, low byte 0) for each of the 16 lanes.
+    ///
+    /// # Safety
+    /// 16 writable bytes at `p`.
+    unsafe fn store_i8(self, p: *mut u8);
+    /// Stores byte `i` = low byte of `(int)lo[i] | (int)hi[i] << 4` (C conversions as in
+    /// [`Q16::store_i8`]).
+    ///
+    /// # Safety
+    /// 16 writable bytes at `p`.
+    unsafe fn store_nibbles(lo: Self, hi: Self, p: *mut u8);
+}
+
+/// C's truncating float → int conversion in an f32 lane: `trunc(x)` where `(int)x` is defined,
+/// NaN (which every store turns into the indefinite integer's low byte, 0) elsewhere; so a later
+/// `splat(k).min(_)` keeps it and the bytes match the reference's `(int8_t)x` on every input.
+#[inline(always)]
+pub fn c_trunc<V: Q16>(x: V) -> V {
+    let in_range = V::splat(2147483648.0).mask_gt(x.abs());
+    V::blend(in_range, x.trunc(), V::splat(f32::NAN))
+}
+
+/// C's `roundf` (half away from zero) lane-wise: `t = trunc(x)`, `x - t` is exact, and a
+/// fraction of at least one half moves `t` one step away from zero.
+#[inline(always)]
+pub fn roundf<V: Q16>(x: V) -> V {
+    let t = x.trunc();
+    let f = x.sub(t);
+    let up = V::bits(f.mask_ge(V::splat(0.5)), 1.0);
+    let down = V::bits(V::splat(-0.5).mask_ge(f), 1.0);
+    t.add(up).sub(down)
+}
+
+/// ggml's `nearest_int` on a scalar, exactly (the reference's function).
+#[inline(always)]
+fn nearest_int1(f: f32) -> f32 {
+    super::reference::nearest_int(f) as f32
+}
+
+impl Q16 for S16 {
+    #[inline(always)]
+    fn abs(self) -> Self {
+        S16(self.0.map(f32::abs))
+    }
+    #[inline(always)]
+    fn min(self, o: Self) -> Self {
+        S16(std::array::from_fn(|i| {
+            if self.0[i] < o.0[i] {
+                self.0[i]
+            } else {
+                o.0[i]
+            }
+        }))
+    }
+    #[inline(always)]
+    fn trunc(self) -> Self {
+        S16(self.0.map(f32::trunc))
+    }
+    #[inline(always)]
+    fn nearest_int(self) -> Self {
+        S16(self.0.map(nearest_int1))
+    }
+    #[inline(always)]
+    fn blend(mask: u32, a: Self, b: Self) -> Self {
+        S16(std::array::from_fn(|i| {
+            if mask >> i & 1 != 0 { a.0[i] } else { b.0[i] }
+        }))
+    }
+    #[inline(always)]
+    fn bits(bits: u32, v: f32) -> Self {
+        S16(std::array::from_fn(|i| {
+            if bits >> i & 1 != 0 { v } else { 0.0 }
+        }))
+    }
+    #[inline(always)]
+    fn permute(table: Self, idx: Self) -> Self {
+        S16(idx.0.map(|i| table.0[(c_int(i) & 15) as usize]))
+    }
+    #[inline(always)]
+    unsafe fn load_field(p: *const u8, shift: u32, mask: u32) -> Self {
+        // SAFETY: 16 readable bytes (caller).
+        let b = unsafe { p.cast::<[u8; 16]>().read_unaligned() };
+        S16(b.map(|b| ((u32::from(b) >> shift) & mask) as f32))
+    }
+    #[inline(always)]
+    unsafe fn load_i8(p: *const u8) -> Self {
+        // SAFETY: 16 readable bytes (caller).
+        let b = unsafe { p.cast::<[u8; 16]>().read_unaligned() };
+        S16(b.map(|b| f32::from(b as i8)))
+    }
+    #[inline(always)]
+    unsafe fn gather(p: *const f32, stride: usize) -> Self {
+        // SAFETY: the caller guarantees these 16 elements readable.
+        S16(std::array::from_fn(|i| unsafe { p.add(i * stride).read() }))
+    }
+    #[inline(always)]
+    unsafe fn store_i8(self, p: *mut u8) {
+        let b = self.0.map(|v| c_int(v) as u8);
+        // SAFETY: 16 writable bytes (caller).
+        unsafe { p.cast::<[u8; 16]>().write_unaligned(b) }
+    }
+    #[inline(always)]
+    unsafe fn store_nibbles(lo: Self, hi: Self, p: *mut u8) {
+        let b: [u8; 16] = std::array::from_fn(|i| (c_int(lo.0[i]) | (c_int(hi.0[i]) << 4)) as u8);
+        // SAFETY: 16 writable bytes (caller).
+        unsafe { p.cast::<[u8; 16]>().write_unaligned(b) }
+    }
+}

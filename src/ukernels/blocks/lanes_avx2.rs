@@ -1,0 +1,165 @@
+//! [`Q16`] for the AVX2 vector [`A16`] (two `__m256`).
+
+use std::arch::x86_64::*;
+
+use super::lanes::Q16;
+use crate::ukernels::simd::avx2::A16;
+
+/// Lane `i` all ones where bit `i` of `bits` (8 lanes) is set.
+#[inline(always)]
+fn expand(bits: u32) -> __m256 {
+    // SAFETY: only reached from kernels compiled with (at least) the AVX2 level's features.
+    unsafe {
+        let b = _mm256_set1_epi32(bits as i32);
+        let sel = _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128);
+        _mm256_castsi256_ps(_mm256_cmpeq_epi32(_mm256_and_si256(b, sel), sel))
+    }
+}
+
+/// The low bytes of 16 i32 lanes (`a` lanes 0..8, `b` lanes 8..16), in order.
+#[inline(always)]
+fn narrow(a: __m256i, b: __m256i) -> __m128i {
+    // SAFETY: only reached from kernels compiled with (at least) the AVX2 level's features.
+    unsafe {
+        let m = _mm256_set1_epi32(0xFF);
+        // [a0..3 b0..3 | a4..7 b4..7] as u16 (values <= 255, so no saturation).
+        let w = _mm256_packus_epi32(_mm256_and_si256(a, m), _mm256_and_si256(b, m));
+        let w = _mm256_permute4x64_epi64::<0b11_01_10_00>(w); // [a0..7 | b0..7]
+        let bytes = _mm256_packus_epi16(w, w); // [a0..7 a0..7 | b0..7 b0..7]
+        _mm_unpacklo_epi64(
+            _mm256_castsi256_si128(bytes),
+            _mm256_extracti128_si256::<1>(bytes),
+        )
+    }
+}
+
+// SAFETY (every `unsafe` block in this impl that only calls intrinsics): `A16` is only used
+// inside functions compiled with the AVX2 level's target features (or more), which are only
+// called on CPUs that have them; these methods inline into them.
+impl Q16 for A16 {
+    #[inline(always)]
+    fn abs(self) -> Self {
+        // SAFETY: see the impl comment.
+        unsafe {
+            let m = _mm256_castsi256_ps(_mm256_set1_epi32(0x7FFF_FFFF));
+            A16(_mm256_and_ps(self.0, m), _mm256_and_ps(self.1, m))
+        }
+    }
+    #[inline(always)]
+    fn min(self, o: Self) -> Self {
+        // SAFETY: see the impl comment. (`vminps a, b` is `a < b ? a : b`.)
+        unsafe { A16(_mm256_min_ps(self.0, o.0), _mm256_min_ps(self.1, o.1)) }
+    }
+    #[inline(always)]
+    fn trunc(self) -> Self {
+        const M: i32 = _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC;
+        // SAFETY: see the impl comment.
+        unsafe { A16(_mm256_round_ps::<M>(self.0), _mm256_round_ps::<M>(self.1)) }
+    }
+    #[inline(always)]
+    fn nearest_int(self) -> Self {
+        // SAFETY: see the impl comment.
+        unsafe {
+            let f = |x: __m256| {
+                let v = _mm256_castps_si256(_mm256_add_ps(x, _mm256_set1_ps(12582912.0)));
+                _mm256_cvtepi32_ps(_mm256_sub_epi32(
+                    _mm256_and_si256(v, _mm256_set1_epi32(0x007F_FFFF)),
+                    _mm256_set1_epi32(0x0040_0000),
+                ))
+            };
+            A16(f(self.0), f(self.1))
+        }
+    }
+    #[inline(always)]
+    fn blend(mask: u32, a: Self, b: Self) -> Self {
+        // SAFETY: see the impl comment.
+        unsafe {
+            A16(
+                _mm256_blendv_ps(b.0, a.0, expand(mask & 0xFF)),
+                _mm256_blendv_ps(b.1, a.1, expand((mask >> 8) & 0xFF)),
+            )
+        }
+    }
+    #[inline(always)]
+    fn bits(bits: u32, v: f32) -> Self {
+        // SAFETY: see the impl comment.
+        unsafe {
+            let v = _mm256_set1_ps(v);
+            A16(
+                _mm256_and_ps(v, expand(bits & 0xFF)),
+                _mm256_and_ps(v, expand((bits >> 8) & 0xFF)),
+            )
+        }
+    }
+    #[inline(always)]
+    fn permute(table: Self, idx: Self) -> Self {
+        // SAFETY: see the impl comment.
+        unsafe {
+            let f = |i: __m256| {
+                let i = _mm256_cvttps_epi32(i);
+                let lo = _mm256_permutevar8x32_ps(table.0, i);
+                let hi = _mm256_permutevar8x32_ps(table.1, i);
+                let upper = _mm256_castsi256_ps(_mm256_cmpgt_epi32(i, _mm256_set1_epi32(7)));
+                _mm256_blendv_ps(lo, hi, upper)
+            };
+            A16(f(idx.0), f(idx.1))
+        }
+    }
+    #[inline(always)]
+    unsafe fn load_field(p: *const u8, shift: u32, mask: u32) -> Self {
+        // SAFETY: 16 readable bytes (caller); see the impl comment.
+        unsafe {
+            let s = _mm_cvtsi32_si128(shift as i32);
+            let m = _mm256_set1_epi32(mask as i32);
+            let f = |q: *const u8| {
+                let b = _mm256_cvtepu8_epi32(_mm_loadl_epi64(q.cast()));
+                _mm256_cvtepi32_ps(_mm256_and_si256(_mm256_srl_epi32(b, s), m))
+            };
+            A16(f(p), f(p.add(8)))
+        }
+    }
+    #[inline(always)]
+    unsafe fn load_i8(p: *const u8) -> Self {
+        // SAFETY: 16 readable bytes (caller); see the impl comment.
+        unsafe {
+            let f =
+                |q: *const u8| _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64(q.cast())));
+            A16(f(p), f(p.add(8)))
+        }
+    }
+    #[inline(always)]
+    unsafe fn gather(p: *const f32, stride: usize) -> Self {
+        // SAFETY: the 16 gathered elements are readable (caller); see the impl comment.
+        unsafe {
+            let idx = _mm256_mullo_epi32(
+                _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7),
+                _mm256_set1_epi32(stride as i32),
+            );
+            A16(
+                _mm256_i32gather_ps::<4>(p, idx),
+                _mm256_i32gather_ps::<4>(p.add(8 * stride), idx),
+            )
+        }
+    }
+    #[inline(always)]
+    unsafe fn store_i8(self, p: *mut u8) {
+        // SAFETY: 16 writable bytes (caller); see the impl comment.
+        unsafe {
+            let b = narrow(_mm256_cvttps_epi32(self.0), _mm256_cvttps_epi32(self.1));
+            _mm_storeu_si128(p.cast(), b)
+        }
+    }
+    #[inline(always)]
+    unsafe fn store_nibbles(lo: Self, hi: Self, p: *mut u8) {
+        // SAFETY: 16 writable bytes (caller); see the impl comment.
+        unsafe {
+            let f = |l: __m256, h: __m256| {
+                _mm256_or_si256(
+                    _mm256_cvttps_epi32(l),
+                    _mm256_slli_epi32::<4>(_mm256_cvttps_epi32(h)),
+                )
+            };
+            _mm_storeu_si128(p.cast(), narrow(f(lo.0, hi.0), f(lo.1, hi.1)))
+        }
+    }
+}

@@ -1,0 +1,106 @@
+//! [`Q16`] for the AVX-512 vector [`Z16`].
+
+use std::arch::x86_64::*;
+
+use super::lanes::Q16;
+use crate::ukernels::simd::avx512::Z16;
+
+// SAFETY (every `unsafe` block in this impl that only calls intrinsics): `Z16` is only used
+// inside functions compiled with the Avx512 level's target features, which are only called on
+// CPUs that have them; these methods inline into them.
+impl Q16 for Z16 {
+    #[inline(always)]
+    fn abs(self) -> Self {
+        // SAFETY: see the impl comment.
+        unsafe { Z16(_mm512_abs_ps(self.0)) }
+    }
+    #[inline(always)]
+    fn min(self, o: Self) -> Self {
+        // SAFETY: see the impl comment. (`vminps a, b` is `a < b ? a : b`.)
+        unsafe { Z16(_mm512_min_ps(self.0, o.0)) }
+    }
+    #[inline(always)]
+    fn trunc(self) -> Self {
+        // SAFETY: see the impl comment.
+        unsafe {
+            Z16(_mm512_roundscale_ps::<
+                { _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC },
+            >(self.0))
+        }
+    }
+    #[inline(always)]
+    fn nearest_int(self) -> Self {
+        // SAFETY: see the impl comment.
+        unsafe {
+            let v = _mm512_castps_si512(_mm512_add_ps(self.0, _mm512_set1_ps(12582912.0)));
+            let i = _mm512_sub_epi32(
+                _mm512_and_si512(v, _mm512_set1_epi32(0x007F_FFFF)),
+                _mm512_set1_epi32(0x0040_0000),
+            );
+            Z16(_mm512_cvtepi32_ps(i))
+        }
+    }
+    #[inline(always)]
+    fn blend(mask: u32, a: Self, b: Self) -> Self {
+        // SAFETY: see the impl comment.
+        unsafe { Z16(_mm512_mask_blend_ps(mask as __mmask16, b.0, a.0)) }
+    }
+    #[inline(always)]
+    fn bits(bits: u32, v: f32) -> Self {
+        // SAFETY: see the impl comment.
+        unsafe { Z16(_mm512_maskz_mov_ps(bits as __mmask16, _mm512_set1_ps(v))) }
+    }
+    #[inline(always)]
+    fn permute(table: Self, idx: Self) -> Self {
+        // SAFETY: see the impl comment.
+        unsafe { Z16(_mm512_permutexvar_ps(_mm512_cvttps_epi32(idx.0), table.0)) }
+    }
+    #[inline(always)]
+    unsafe fn load_field(p: *const u8, shift: u32, mask: u32) -> Self {
+        // SAFETY: 16 readable bytes (caller); see the impl comment.
+        unsafe {
+            let b = _mm512_cvtepu8_epi32(_mm_loadu_si128(p.cast()));
+            let f = _mm512_and_si512(
+                _mm512_srl_epi32(b, _mm_cvtsi32_si128(shift as i32)),
+                _mm512_set1_epi32(mask as i32),
+            );
+            Z16(_mm512_cvtepi32_ps(f))
+        }
+    }
+    #[inline(always)]
+    unsafe fn load_i8(p: *const u8) -> Self {
+        // SAFETY: 16 readable bytes (caller); see the impl comment.
+        unsafe {
+            Z16(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(
+                p.cast(),
+            ))))
+        }
+    }
+    #[inline(always)]
+    unsafe fn gather(p: *const f32, stride: usize) -> Self {
+        // SAFETY: the 16 gathered elements are readable (caller); see the impl comment.
+        unsafe {
+            let idx = _mm512_mullo_epi32(
+                _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                _mm512_set1_epi32(stride as i32),
+            );
+            Z16(_mm512_i32gather_ps::<4>(idx, p.cast()))
+        }
+    }
+    #[inline(always)]
+    unsafe fn store_i8(self, p: *mut u8) {
+        // SAFETY: 16 writable bytes (caller); see the impl comment. `vpmovdb` truncates.
+        unsafe { _mm_storeu_si128(p.cast(), _mm512_cvtepi32_epi8(_mm512_cvttps_epi32(self.0))) }
+    }
+    #[inline(always)]
+    unsafe fn store_nibbles(lo: Self, hi: Self, p: *mut u8) {
+        // SAFETY: 16 writable bytes (caller); see the impl comment.
+        unsafe {
+            let v = _mm512_or_si512(
+                _mm512_cvttps_epi32(lo.0),
+                _mm512_slli_epi32::<4>(_mm512_cvttps_epi32(hi.0)),
+            );
+            _mm_storeu_si128(p.cast(), _mm512_cvtepi32_epi8(v))
+        }
+    }
+}
