@@ -245,3 +245,59 @@ fn reference_facts() {
     assert_eq!(r::best_index_mxfp4(-0.25, 1.0), 0);
     let _ = cvt::f32_to_f16(0.0);
 }
+
+/// The committed gguf-py vectors (tests/vectors/gen.py) against the reference.
+#[test]
+fn reference_matches_gguf_vectors() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/vectors/");
+    let read = |name: &str| std::fs::read(format!("{dir}{name}")).ok();
+    let f32s = |b: Vec<u8>| -> Vec<f32> {
+        b.chunks_exact(4)
+            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect()
+    };
+    let mut checked = 0;
+    for f in Format::ALL {
+        let (bs, bb) = (f.block_size(), f.block_bytes());
+        if let (Some(x), Some(want)) = (
+            read(&format!("{}.quant.in.f32", f.name())),
+            read(&format!("{}.quant.out.bin", f.name())),
+        ) {
+            let x = f32s(x);
+            let mut bad = 0;
+            for (b, (xb, wb)) in x.chunks_exact(bs).zip(want.chunks_exact(bb)).enumerate() {
+                let mut got = vec![0u8; bb];
+                f.quantize_ref()(xb, &mut got);
+                if got != wb {
+                    bad += 1;
+                    if bad < 4 {
+                        eprintln!("{} block {b}: got {got:?} want {wb:?} x {xb:?}", f.name());
+                    }
+                }
+            }
+            assert_eq!(bad, 0, "{} quantize: {bad} blocks differ", f.name());
+            checked += 1;
+        }
+        if let (Some(q), Some(want)) = (
+            read(&format!("{}.deq.in.bin", f.name())),
+            read(&format!("{}.deq.out.f32", f.name())),
+        ) {
+            let want = f32s(want);
+            for (b, (qb, wb)) in q.chunks_exact(bb).zip(want.chunks_exact(bs)).enumerate() {
+                let mut got = vec![0f32; bs];
+                f.dequantize_ref()(qb, &mut got);
+                for i in 0..bs {
+                    assert!(
+                        got[i].to_bits() == wb[i].to_bits() || (got[i].is_nan() && wb[i].is_nan()),
+                        "{} dequantize block {b} element {i}: {} vs {}",
+                        f.name(),
+                        got[i],
+                        wb[i]
+                    );
+                }
+            }
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, 15, "vector files missing");
+}
