@@ -33,6 +33,70 @@
 #define NNK_ISA_AVX512 2
 
 /**
+ * ggml Q4_0: 32 elements in 18 bytes (f16 d; 4-bit q), value (q - 8)·d.
+ */
+#define NNK_BLOCK_Q4_0 2
+
+/**
+ * ggml Q4_1: 32 elements in 20 bytes (f16 d, m; 4-bit q), value q·d + m.
+ */
+#define NNK_BLOCK_Q4_1 3
+
+/**
+ * ggml Q5_0: 32 elements in 22 bytes (f16 d; 5-bit q), value (q - 16)·d.
+ */
+#define NNK_BLOCK_Q5_0 6
+
+/**
+ * ggml Q5_1: 32 elements in 24 bytes (f16 d, m; 5-bit q), value q·d + m.
+ */
+#define NNK_BLOCK_Q5_1 7
+
+/**
+ * ggml Q8_0: 32 elements in 34 bytes (f16 d; int8 q), value q·d.
+ */
+#define NNK_BLOCK_Q8_0 8
+
+/**
+ * ggml Q8_1: 32 elements in 36 bytes (f16 d, f16 d·sum(q); int8 q), value q·d.
+ */
+#define NNK_BLOCK_Q8_1 9
+
+/**
+ * ggml Q4_K: 256 elements in 144 bytes (f16 d, dmin; 6-bit scales and mins of 8 sub-blocks;
+ * 4-bit q), value d·sc·q - dmin·m.
+ */
+#define NNK_BLOCK_Q4_K 12
+
+/**
+ * ggml Q5_K: 256 elements in 176 bytes (as Q4_K with 5-bit q).
+ */
+#define NNK_BLOCK_Q5_K 13
+
+/**
+ * ggml Q6_K: 256 elements in 210 bytes (6-bit q, int8 scales of 16 sub-blocks, f16 d), value
+ * d·sc·(q - 32).
+ */
+#define NNK_BLOCK_Q6_K 14
+
+/**
+ * ggml Q8_K: 256 elements in 292 bytes (f32 d; int8 q; int16 sums of 16), value q·d.
+ */
+#define NNK_BLOCK_Q8_K 15
+
+/**
+ * ggml MXFP4: 32 E2M1 elements in 17 bytes (E8M0 scale byte first; element j in the low
+ * nibble of byte 1 + j, element j + 16 in its high nibble).
+ */
+#define NNK_BLOCK_MXFP4 39
+
+/**
+ * Quantize: fail with `NNK_STATUS_INVALID_PARAMETER` before writing anything if an input
+ * element is NaN or infinite. Dequantize: the same if a block's f16/f32 scale is.
+ */
+#define NNK_FLAG_CHECK_FINITE 16
+
+/**
  * Score function: the logit itself.
  */
 #define NNK_SCORE_IDENTITY 0
@@ -291,6 +355,330 @@ const char *nnk_version_string(void);
  * "unknown status" for a code that is not an `NNK_STATUS_*` value.
  */
 const char *nnk_status_string(int32_t status);
+
+/**
+ * Elements per block of `format` (an `NNK_BLOCK_*` / ggml type id): 32 or 256; 0 for a
+ * format nnkern does not know.
+ */
+size_t nnk_block_size(uint32_t format);
+
+/**
+ * Bytes per block of `format`; 0 for a format nnkern does not know.
+ */
+size_t nnk_block_bytes(uint32_t format);
+
+/**
+ * Quantizes `n` float elements at `x` into `n / nnk_block_size(format)` blocks at `out`
+ * (`nnk_block_bytes(format)` bytes each, packed, no alignment needed), byte-identical to
+ * ggml's reference quantizer (`quantize_row_*_ref`, built without FMA contraction).
+ * `n` must be a multiple of the block size; 0 succeeds without touching anything. Unknown
+ * format, unknown flag bits, NULL or misaligned pointers with n > 0, or overlapping buffers:
+ * `NNK_STATUS_INVALID_PARAMETER`, nothing written. `flags`: `NNK_FLAG_CHECK_FINITE` (a NaN or
+ * infinity fails the call before anything is written; without it, non-finite input gives
+ * defined bytes and never faults), `NNK_FLAG_CONSISTENT_ARITHMETIC` (accepted; the bytes never
+ * depend on the ISA or thread count). Where ggml's result depends on undefined C behaviour
+ * (NaN or out-of-range float-to-integer conversions) nnkern gives what x86 gives; the one
+ * documented departure: a NaN is skipped in Q8_0/Q8_1's block maximum. Q8_K's `bsums` of an
+ * all-zero block are written as 0 (ggml leaves them unwritten). `tp` may be NULL.
+ *
+ * # Safety
+ * `x` readable for `n` elements and `out` writable for the blocks' bytes; `tp` NULL or live.
+ */
+nnk_status nnk_quantize_blocks_f32(uint32_t format,
+                                   size_t n,
+                                   const float *x,
+                                   void *out,
+                                   uint32_t flags,
+                                   nnk_threadpool *tp);
+
+/**
+ * Dequantizes the `n / nnk_block_size(format)` blocks at `in` into `n` float elements at
+ * `y`. Exact in f32 (equal to ggml's `dequantize_row_*`; Q8_1, which ggml cannot dequantize,
+ * gives q·d); every product fits in 24 bits.
+ * Validation as for `nnk_quantize_blocks_f32`; `NNK_FLAG_CHECK_FINITE` rejects a block
+ * whose f16 or f32 scale is NaN or infinite (nothing written). `tp` may be NULL.
+ *
+ * # Safety
+ * `in` readable for the blocks' bytes, `y` writable for `n` elements; `tp` NULL or live.
+ */
+nnk_status nnk_dequantize_blocks_f32(uint32_t format,
+                                     size_t n,
+                                     const void *in,
+                                     float *y,
+                                     uint32_t flags,
+                                     nnk_threadpool *tp);
+
+/**
+ * Quantizes `n` IEEE half (uint16_t bits) elements at `x` into `n / nnk_block_size(format)` blocks at `out`
+ * (`nnk_block_bytes(format)` bytes each, packed, no alignment needed), byte-identical to
+ * ggml's reference quantizer (`quantize_row_*_ref`, built without FMA contraction).
+ * f16/bf16 sources are widened exactly, so they give the bytes of the same values in f32.
+ * `n` must be a multiple of the block size; 0 succeeds without touching anything. Unknown
+ * format, unknown flag bits, NULL or misaligned pointers with n > 0, or overlapping buffers:
+ * `NNK_STATUS_INVALID_PARAMETER`, nothing written. `flags`: `NNK_FLAG_CHECK_FINITE` (a NaN or
+ * infinity fails the call before anything is written; without it, non-finite input gives
+ * defined bytes and never faults), `NNK_FLAG_CONSISTENT_ARITHMETIC` (accepted; the bytes never
+ * depend on the ISA or thread count). Where ggml's result depends on undefined C behaviour
+ * (NaN or out-of-range float-to-integer conversions) nnkern gives what x86 gives; the one
+ * documented departure: a NaN is skipped in Q8_0/Q8_1's block maximum. Q8_K's `bsums` of an
+ * all-zero block are written as 0 (ggml leaves them unwritten). `tp` may be NULL.
+ *
+ * # Safety
+ * `x` readable for `n` elements and `out` writable for the blocks' bytes; `tp` NULL or live.
+ */
+nnk_status nnk_quantize_blocks_f16(uint32_t format,
+                                   size_t n,
+                                   const uint16_t *x,
+                                   void *out,
+                                   uint32_t flags,
+                                   nnk_threadpool *tp);
+
+/**
+ * Dequantizes the `n / nnk_block_size(format)` blocks at `in` into `n` IEEE half (uint16_t bits) elements at
+ * `y`. Exact in f32 (equal to ggml's `dequantize_row_*`; Q8_1, which ggml cannot dequantize,
+ * gives q·d); f16/bf16 destinations are those f32 values rounded to nearest even.
+ * Validation as for `nnk_quantize_blocks_f16`; `NNK_FLAG_CHECK_FINITE` rejects a block
+ * whose f16 or f32 scale is NaN or infinite (nothing written). `tp` may be NULL.
+ *
+ * # Safety
+ * `in` readable for the blocks' bytes, `y` writable for `n` elements; `tp` NULL or live.
+ */
+nnk_status nnk_dequantize_blocks_f16(uint32_t format,
+                                     size_t n,
+                                     const void *in,
+                                     uint16_t *y,
+                                     uint32_t flags,
+                                     nnk_threadpool *tp);
+
+/**
+ * Quantizes `n` bfloat16 (uint16_t bits) elements at `x` into `n / nnk_block_size(format)` blocks at `out`
+ * (`nnk_block_bytes(format)` bytes each, packed, no alignment needed), byte-identical to
+ * ggml's reference quantizer (`quantize_row_*_ref`, built without FMA contraction).
+ * f16/bf16 sources are widened exactly, so they give the bytes of the same values in f32.
+ * `n` must be a multiple of the block size; 0 succeeds without touching anything. Unknown
+ * format, unknown flag bits, NULL or misaligned pointers with n > 0, or overlapping buffers:
+ * `NNK_STATUS_INVALID_PARAMETER`, nothing written. `flags`: `NNK_FLAG_CHECK_FINITE` (a NaN or
+ * infinity fails the call before anything is written; without it, non-finite input gives
+ * defined bytes and never faults), `NNK_FLAG_CONSISTENT_ARITHMETIC` (accepted; the bytes never
+ * depend on the ISA or thread count). Where ggml's result depends on undefined C behaviour
+ * (NaN or out-of-range float-to-integer conversions) nnkern gives what x86 gives; the one
+ * documented departure: a NaN is skipped in Q8_0/Q8_1's block maximum. Q8_K's `bsums` of an
+ * all-zero block are written as 0 (ggml leaves them unwritten). `tp` may be NULL.
+ *
+ * # Safety
+ * `x` readable for `n` elements and `out` writable for the blocks' bytes; `tp` NULL or live.
+ */
+nnk_status nnk_quantize_blocks_bf16(uint32_t format,
+                                    size_t n,
+                                    const uint16_t *x,
+                                    void *out,
+                                    uint32_t flags,
+                                    nnk_threadpool *tp);
+
+/**
+ * Dequantizes the `n / nnk_block_size(format)` blocks at `in` into `n` bfloat16 (uint16_t bits) elements at
+ * `y`. Exact in f32 (equal to ggml's `dequantize_row_*`; Q8_1, which ggml cannot dequantize,
+ * gives q·d); f16/bf16 destinations are those f32 values rounded to nearest even.
+ * Validation as for `nnk_quantize_blocks_bf16`; `NNK_FLAG_CHECK_FINITE` rejects a block
+ * whose f16 or f32 scale is NaN or infinite (nothing written). `tp` may be NULL.
+ *
+ * # Safety
+ * `in` readable for the blocks' bytes, `y` writable for `n` elements; `tp` NULL or live.
+ */
+nnk_status nnk_dequantize_blocks_bf16(uint32_t format,
+                                      size_t n,
+                                      const void *in,
+                                      uint16_t *y,
+                                      uint32_t flags,
+                                      nnk_threadpool *tp);
+
+/**
+ * Creates an operator quantizing GGUF blocks of `format` from float elements (see
+ * `nnk_quantize_blocks_f32` for the results and `flags`). Unknown format or flags:
+ * `NNK_STATUS_INVALID_PARAMETER`, nothing written to `*op`.
+ *
+ * # Safety
+ * `op` NULL (rejected) or writable.
+ */
+nnk_status nnk_create_quantize_blocks_f32(uint32_t format, uint32_t flags, nnk_operator **op);
+
+/**
+ * Sets the element count `n` (a multiple of the block size; 0 runs as a no-op). An operator
+ * of another type is `NNK_STATUS_INVALID_PARAMETER`. Setup is needed afterwards.
+ *
+ * # Safety
+ * `op` NULL or a live operator handle.
+ */
+nnk_status nnk_reshape_quantize_blocks_f32(nnk_operator *op, size_t n);
+
+/**
+ * Sets the buffers `x` (n elements) and `out` (the blocks' bytes): non-NULL unless n is 0, elements aligned, not overlapping.
+ * `NNK_STATUS_INVALID_STATE` before a reshape.
+ *
+ * # Safety
+ * `op` NULL or a live operator handle; the buffers must stay valid for every run.
+ */
+nnk_status nnk_setup_quantize_blocks_f32(nnk_operator *op,
+                                         const float *x,
+                                         void *out);
+
+/**
+ * Creates an operator dequantizing GGUF blocks of `format` to float elements (see
+ * `nnk_dequantize_blocks_f32` for the results and `flags`). Unknown format or flags:
+ * `NNK_STATUS_INVALID_PARAMETER`, nothing written to `*op`.
+ *
+ * # Safety
+ * `op` NULL (rejected) or writable.
+ */
+nnk_status nnk_create_dequantize_blocks_f32(uint32_t format, uint32_t flags, nnk_operator **op);
+
+/**
+ * Sets the element count `n` (a multiple of the block size; 0 runs as a no-op). An operator
+ * of another type is `NNK_STATUS_INVALID_PARAMETER`. Setup is needed afterwards.
+ *
+ * # Safety
+ * `op` NULL or a live operator handle.
+ */
+nnk_status nnk_reshape_dequantize_blocks_f32(nnk_operator *op, size_t n);
+
+/**
+ * Sets the buffers `in` (the blocks' bytes) and `y` (n elements): non-NULL unless n is 0, elements aligned, not overlapping.
+ * `NNK_STATUS_INVALID_STATE` before a reshape.
+ *
+ * # Safety
+ * `op` NULL or a live operator handle; the buffers must stay valid for every run.
+ */
+nnk_status nnk_setup_dequantize_blocks_f32(nnk_operator *op,
+                                           const void *in,
+                                           float *y);
+
+/**
+ * Creates an operator quantizing GGUF blocks of `format` from IEEE half (uint16_t bits) elements (see
+ * `nnk_quantize_blocks_f16` for the results and `flags`). Unknown format or flags:
+ * `NNK_STATUS_INVALID_PARAMETER`, nothing written to `*op`.
+ *
+ * # Safety
+ * `op` NULL (rejected) or writable.
+ */
+nnk_status nnk_create_quantize_blocks_f16(uint32_t format,
+                                          uint32_t flags,
+                                          nnk_operator **op);
+
+/**
+ * Sets the element count `n` (a multiple of the block size; 0 runs as a no-op). An operator
+ * of another type is `NNK_STATUS_INVALID_PARAMETER`. Setup is needed afterwards.
+ *
+ * # Safety
+ * `op` NULL or a live operator handle.
+ */
+nnk_status nnk_reshape_quantize_blocks_f16(nnk_operator *op, size_t n);
+
+/**
+ * Sets the buffers `x` (n elements) and `out` (the blocks' bytes): non-NULL unless n is 0, elements aligned, not overlapping.
+ * `NNK_STATUS_INVALID_STATE` before a reshape.
+ *
+ * # Safety
+ * `op` NULL or a live operator handle; the buffers must stay valid for every run.
+ */
+nnk_status nnk_setup_quantize_blocks_f16(nnk_operator *op,
+                                         const uint16_t *x,
+                                         void *out);
+
+/**
+ * Creates an operator dequantizing GGUF blocks of `format` to IEEE half (uint16_t bits) elements (see
+ * `nnk_dequantize_blocks_f16` for the results and `flags`). Unknown format or flags:
+ * `NNK_STATUS_INVALID_PARAMETER`, nothing written to `*op`.
+ *
+ * # Safety
+ * `op` NULL (rejected) or writable.
+ */
+nnk_status nnk_create_dequantize_blocks_f16(uint32_t format,
+                                            uint32_t flags,
+                                            nnk_operator **op);
+
+/**
+ * Sets the element count `n` (a multiple of the block size; 0 runs as a no-op). An operator
+ * of another type is `NNK_STATUS_INVALID_PARAMETER`. Setup is needed afterwards.
+ *
+ * # Safety
+ * `op` NULL or a live operator handle.
+ */
+nnk_status nnk_reshape_dequantize_blocks_f16(nnk_operator *op, size_t n);
+
+/**
+ * Sets the buffers `in` (the blocks' bytes) and `y` (n elements): non-NULL unless n is 0, elements aligned, not overlapping.
+ * `NNK_STATUS_INVALID_STATE` before a reshape.
+ *
+ * # Safety
+ * `op` NULL or a live operator handle; the buffers must stay valid for every run.
+ */
+nnk_status nnk_setup_dequantize_blocks_f16(nnk_operator *op,
+                                           const void *in,
+                                           uint16_t *y);
+
+/**
+ * Creates an operator quantizing GGUF blocks of `format` from bfloat16 (uint16_t bits) elements (see
+ * `nnk_quantize_blocks_bf16` for the results and `flags`). Unknown format or flags:
+ * `NNK_STATUS_INVALID_PARAMETER`, nothing written to `*op`.
+ *
+ * # Safety
+ * `op` NULL (rejected) or writable.
+ */
+nnk_status nnk_create_quantize_blocks_bf16(uint32_t format,
+                                           uint32_t flags,
+                                           nnk_operator **op);
+
+/**
+ * Sets the element count `n` (a multiple of the block size; 0 runs as a no-op). An operator
+ * of another type is `NNK_STATUS_INVALID_PARAMETER`. Setup is needed afterwards.
+ *
+ * # Safety
+ * `op` NULL or a live operator handle.
+ */
+nnk_status nnk_reshape_quantize_blocks_bf16(nnk_operator *op, size_t n);
+
+/**
+ * Sets the buffers `x` (n elements) and `out` (the blocks' bytes): non-NULL unless n is 0, elements aligned, not overlapping.
+ * `NNK_STATUS_INVALID_STATE` before a reshape.
+ *
+ * # Safety
+ * `op` NULL or a live operator handle; the buffers must stay valid for every run.
+ */
+nnk_status nnk_setup_quantize_blocks_bf16(nnk_operator *op,
+                                          const uint16_t *x,
+                                          void *out);
+
+/**
+ * Creates an operator dequantizing GGUF blocks of `format` to bfloat16 (uint16_t bits) elements (see
+ * `nnk_dequantize_blocks_bf16` for the results and `flags`). Unknown format or flags:
+ * `NNK_STATUS_INVALID_PARAMETER`, nothing written to `*op`.
+ *
+ * # Safety
+ * `op` NULL (rejected) or writable.
+ */
+nnk_status nnk_create_dequantize_blocks_bf16(uint32_t format,
+                                             uint32_t flags,
+                                             nnk_operator **op);
+
+/**
+ * Sets the element count `n` (a multiple of the block size; 0 runs as a no-op). An operator
+ * of another type is `NNK_STATUS_INVALID_PARAMETER`. Setup is needed afterwards.
+ *
+ * # Safety
+ * `op` NULL or a live operator handle.
+ */
+nnk_status nnk_reshape_dequantize_blocks_bf16(nnk_operator *op, size_t n);
+
+/**
+ * Sets the buffers `in` (the blocks' bytes) and `y` (n elements): non-NULL unless n is 0, elements aligned, not overlapping.
+ * `NNK_STATUS_INVALID_STATE` before a reshape.
+ *
+ * # Safety
+ * `op` NULL or a live operator handle; the buffers must stay valid for every run.
+ */
+nnk_status nnk_setup_dequantize_blocks_bf16(nnk_operator *op,
+                                            const void *in,
+                                            uint16_t *y);
 
 /**
  * Converts `n` elements from f32 to IEEE binary16 (f16), rounded to nearest even (overflow

@@ -10,6 +10,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use crate::isa::{self, IsaLevel};
 use crate::status::{Result, Status};
 
+pub mod blocks;
 pub mod convert;
 pub mod gating;
 pub mod operator;

@@ -5,6 +5,7 @@ use std::ffi::CStr;
 
 use crate::isa::IsaLevel;
 
+pub mod blocks;
 pub mod gating;
 pub mod softmax;
 pub mod vcvt;

@@ -2,6 +2,7 @@
 //! strides, batch) → setup (pointers) → run, any number of times. Reshape invalidates a previous
 //! setup. The kernel is chosen at create from the ISA level in force then.
 
+pub mod blocks;
 pub mod buffer;
 pub mod convert;
 pub mod gating;
@@ -136,6 +137,12 @@ pub enum Body {
     GatingF16(gating::GatingOp<crate::ukernels::simd::F16>),
     /// Top-K gating of bf16 logits.
     GatingBf16(gating::GatingOp<crate::ukernels::simd::Bf16>),
+    /// GGUF block quantize / dequantize with f32 elements.
+    BlocksF32(blocks::BlocksOp<crate::ukernels::simd::F32>),
+    /// GGUF block quantize / dequantize with f16 elements.
+    BlocksF16(blocks::BlocksOp<crate::ukernels::simd::F16>),
+    /// GGUF block quantize / dequantize with bf16 elements.
+    BlocksBf16(blocks::BlocksOp<crate::ukernels::simd::Bf16>),
 }
 
 /// An operator: type-specific body plus the lifecycle state shared by all.
@@ -181,6 +188,9 @@ impl Operator {
             Body::GatingF32(o) => o.kernel_name(),
             Body::GatingF16(o) => o.kernel_name(),
             Body::GatingBf16(o) => o.kernel_name(),
+            Body::BlocksF32(o) => o.kernel_name(),
+            Body::BlocksF16(o) => o.kernel_name(),
+            Body::BlocksBf16(o) => o.kernel_name(),
         }
     }
 
@@ -228,6 +238,9 @@ impl Operator {
             Body::GatingF32(o) => o.run(tp),
             Body::GatingF16(o) => o.run(tp),
             Body::GatingBf16(o) => o.run(tp),
+            Body::BlocksF32(o) => o.run(tp),
+            Body::BlocksF16(o) => o.run(tp),
+            Body::BlocksBf16(o) => o.run(tp),
         }
     }
 }
