@@ -16,7 +16,7 @@
 use super::lanes::{Q16, c_trunc, roundf};
 use super::reference as r;
 use super::reference::{KVALUES_MXFP4, QK, QK_K};
-use crate::ukernels::cvt::{f16_to_f32, f32_to_f16};
+use crate::ukernels::cvt::f16_to_f32;
 use crate::ukernels::simd::Elem;
 
 /// Loads `N` vectors (16·N elements) starting at `x`.
@@ -25,8 +25,12 @@ use crate::ukernels::simd::Elem;
 /// `16 * N` readable elements at `x`.
 #[inline(always)]
 unsafe fn load<V: Q16, E: Elem, const N: usize>(x: *const E::S) -> [V; N] {
-    // SAFETY: vector i covers elements 16i..16i+16 < 16N (caller).
-    std::array::from_fn(|i| unsafe { E::load::<V>(x.add(16 * i)) })
+    let mut v = [V::splat(0.0); N];
+    for (i, v) in v.iter_mut().enumerate() {
+        // SAFETY: vector i covers elements 16i..16i+16 < 16N (caller).
+        *v = unsafe { E::load::<V>(x.add(16 * i)) };
+    }
+    v
 }
 
 /// Writes a little-endian u16 at `p`.
@@ -60,16 +64,37 @@ fn lane<V: Q16>(v: &[V], i: usize) -> f32 {
     a[i % 16]
 }
 
-/// The first element (in memory order) whose bit is set in the per-vector masks `m(v)`.
+/// The first element (in memory order) whose bit is set in `masks[k]` (one mask per vector).
+/// (Masks, not a closure: a closure would not inherit the kernel's target features, and the
+/// intrinsics in it would become calls.)
 #[inline(always)]
-fn first<V: Q16>(v: &[V], m: impl Fn(V) -> u32) -> Option<f32> {
-    v.iter()
+fn first<V: Q16>(v: &[V], masks: &[u32]) -> Option<f32> {
+    masks
+        .iter()
         .enumerate()
-        .find_map(|(k, &x)| {
-            let bits = m(x);
-            (bits != 0).then(|| 16 * k + bits.trailing_zeros() as usize)
-        })
+        .find_map(|(k, &bits)| (bits != 0).then(|| 16 * k + bits.trailing_zeros() as usize))
         .map(|i| lane(v, i))
+}
+
+/// The first element with |x| >= t.
+#[inline(always)]
+fn first_abs_ge<V: Q16>(v: &[V], t: f32) -> Option<f32> {
+    let mut masks = [0u32; 16];
+    for (m, &x) in masks.iter_mut().zip(v) {
+        *m = x.abs().mask_ge(V::splat(t));
+    }
+    first(v, &masks[..v.len()])
+}
+
+/// The first element equal to `t` (for t = 0: the first zero, with its sign).
+#[inline(always)]
+fn first_eq<V: Q16>(v: &[V], t: f32) -> Option<f32> {
+    let mut masks = [0u32; 16];
+    for (m, &x) in masks.iter_mut().zip(v) {
+        let t = V::splat(t);
+        *m = x.mask_ge(t) & !x.mask_gt(t);
+    }
+    first(v, &masks[..v.len()])
 }
 
 /// The largest |x|, NaN ignored (the reference's `if (amax < fabsf(v)) amax = fabsf(v)`).
@@ -90,75 +115,289 @@ fn signed_max<V: Q16>(v: &[V]) -> (f32, f32) {
     if amax == 0.0 {
         return (0.0, 0.0);
     }
-    let t = V::splat(amax);
-    (first(v, |x| x.abs().mask_ge(t)).unwrap_or(0.0), amax)
+    (first_abs_ge(v, amax).unwrap_or(0.0), amax)
 }
 
-/// The reference's `min` and `max` (strict comparisons from ±FLT_MAX, NaN ignored; on ±0 ties
-/// the first element in memory order, as the sequential scan keeps).
+/// `m`, or for m = ±0 the first zero of `v` (its sign is the one a sequential scan keeps).
 #[inline(always)]
-fn min_max<V: Q16>(v: &[V]) -> (f32, f32) {
-    let (mut lo, mut hi) = (V::splat(f32::MAX), V::splat(-f32::MAX));
-    for &x in v {
-        lo = V::select_lt(x, lo, x, lo);
-        hi = V::select_lt(hi, x, x, hi);
+fn first_zero<V: Q16>(v: &[V], m: f32) -> f32 {
+    if m == 0.0 {
+        first_eq(v, m).unwrap_or(m)
+    } else {
+        m
     }
-    let zero = V::splat(0.0);
-    let min = -zero.sub(lo).hmax();
-    let max = hi.hmax();
-    let pick = |m: f32| {
-        if m == 0.0 {
-            let t = V::splat(m);
-            first(v, |x| x.mask_ge(t) & !x.mask_gt(t)).unwrap_or(m)
-        } else {
-            m
-        }
-    };
-    (pick(min), pick(max))
 }
 
-/// Q4_0: per block the signed max, then `min(15, (int8)(x·id + 8.5))` lane-wise.
+/// `min(cap, (int)((x - m)·id + add))` lane-wise: the Q4/Q5 level of ggml's
+/// `MIN(cap, (int8_t)((x - m)*id + add))` (x - 0 is exact, so Q4_0/Q5_0 pass m = 0).
+#[inline(always)]
+fn level<V: Q16>(x: V, id: V, m: V, add: f32, cap: f32) -> V {
+    V::splat(cap).min(c_trunc(x.sub(m).mul(id).add(V::splat(add))))
+}
+
+// ---------------------------------------------------------------------------------------------
+// The 32-element formats work on groups of up to 16 blocks: each block's statistics (max, min,
+// scale, inverse scale, f16 scale) are computed with one lane per block, so the divisions and
+// f16 conversions are vector operations shared by 16 blocks instead of scalar ones per block.
+
+/// Blocks per group.
+const GROUP: usize = 16;
+
+/// The 32-element blocks of one group (blocks `n..16` are zero).
+type Group<V> = [[V; 2]; GROUP];
+
+/// Loads `n <= 16` blocks of 32 elements.
+///
+/// # Safety
+/// `32 * n` readable elements at `x`.
+#[inline(always)]
+unsafe fn load_group<V: Q16, E: Elem>(x: *const E::S, n: usize) -> Group<V> {
+    let mut g = [[V::splat(0.0); 2]; GROUP];
+    for (k, b) in g.iter_mut().enumerate().take(n) {
+        // SAFETY: block k < n is readable (caller).
+        *b = unsafe { load::<V, E, 2>(x.add(QK * k)) };
+    }
+    g
+}
+
+/// A vector from 16 scalars.
+#[inline(always)]
+fn from_lanes<V: Q16>(a: &[f32; GROUP]) -> V {
+    // SAFETY: 16 elements.
+    unsafe { V::load_f32(a.as_ptr()) }
+}
+
+/// The lanes of a vector.
+#[inline(always)]
+fn lanes<V: Q16>(v: V) -> [f32; GROUP] {
+    let mut a = [0.0f32; GROUP];
+    // SAFETY: 16 elements.
+    unsafe { v.store_f32(a.as_mut_ptr()) };
+    a
+}
+
+/// The f16 bits of 16 lanes (round to nearest even, as ggml's `GGML_FP32_TO_FP16` and F16C).
+#[inline(always)]
+fn f16_lanes<V: Q16>(v: V) -> [u16; GROUP] {
+    let mut a = [0u16; GROUP];
+    // SAFETY: 16 elements.
+    unsafe { v.store_f16(a.as_mut_ptr()) };
+    a
+}
+
+/// `d != 0 ? 1 / d : 0` lane-wise (d is never NaN here: every maximum skips NaN).
+#[inline(always)]
+fn inverse<V: Q16>(d: V) -> V {
+    V::blend(
+        d.abs().mask_gt(V::splat(0.0)),
+        V::splat(1.0).div(d),
+        V::splat(0.0),
+    )
+}
+
+/// Per block (lane k): the largest x and 0, and the smallest x and 0, NaN skipped (x86 `max`
+/// returns its second operand when the first is NaN, and the accumulator is always second).
+/// Their magnitudes' maximum is the block's amax (the reference's `amax < fabsf(v)` scan).
+#[inline(always)]
+fn group_extremes<V: Q16>(g: &Group<V>) -> (V, V) {
+    let zero = V::splat(0.0);
+    let (mut hi, mut lo) = ([zero; GROUP], [zero; GROUP]);
+    for k in 0..GROUP {
+        let [a, b] = g[k];
+        hi[k] = b.max(a.max(zero));
+        lo[k] = zero.sub(b).max(zero.sub(a).max(zero));
+    }
+    (V::hmax16(&hi), zero.sub(V::hmax16(&lo)))
+}
+
+/// Per block (lane k): the largest |x|, NaN skipped.
+#[inline(always)]
+fn group_amax<V: Q16>(g: &Group<V>) -> V {
+    let zero = V::splat(0.0);
+    let mut m = [zero; GROUP];
+    for k in 0..GROUP {
+        m[k] = g[k][1].abs().max(g[k][0].abs().max(zero));
+    }
+    V::hmax16(&m)
+}
+
+/// Per block (lane k): ggml's signed max, the first element with the largest |x| (+0.0 when
+/// every |x| is 0). Only a block where both +amax and -amax occur needs the position.
+#[inline(always)]
+fn group_signed_max<V: Q16>(g: &Group<V>, n: usize) -> V {
+    let zero = V::splat(0.0);
+    let (hi, lo) = group_extremes(g);
+    let amax = hi.max(zero.sub(lo));
+    let nonzero = amax.mask_gt(zero);
+    let pos = hi.mask_ge(amax);
+    let neg = zero.sub(lo).mask_ge(amax);
+    let max = V::blend(nonzero, V::blend(pos, hi, lo), zero);
+    let both = pos & neg & nonzero & ((1u32 << n) - 1);
+    if both == 0 {
+        return max;
+    }
+    let mut m = lanes(max);
+    let mut bits = both;
+    while bits != 0 {
+        let k = bits.trailing_zeros() as usize;
+        m[k] = first_abs_ge(&g[k], m[k].abs()).unwrap_or(0.0);
+        bits &= bits - 1;
+    }
+    from_lanes(&m)
+}
+
+/// Per block (lane k): the reference's `min` and `max` (from ±FLT_MAX, NaN skipped; a ±0
+/// result carries the sign of the block's first zero, as the sequential scan keeps it).
+#[inline(always)]
+fn group_min_max<V: Q16>(g: &Group<V>, n: usize) -> (V, V) {
+    let zero = V::splat(0.0);
+    let small = V::splat(-f32::MAX);
+    let (mut hi, mut lo) = ([zero; GROUP], [zero; GROUP]);
+    for k in 0..GROUP {
+        let [a, b] = g[k];
+        hi[k] = b.max(a.max(small));
+        lo[k] = zero.sub(b).max(zero.sub(a).max(small));
+    }
+    let (mut mn, mut mx) = (lanes(zero.sub(V::hmax16(&lo))), lanes(V::hmax16(&hi)));
+    for k in 0..n {
+        mn[k] = first_zero(&g[k], mn[k]);
+        mx[k] = first_zero(&g[k], mx[k]);
+    }
+    (from_lanes(&mn), from_lanes(&mx))
+}
+
+/// Writes a little-endian u32 at `p`.
+///
+/// # Safety
+/// 4 writable bytes at `p`.
+#[inline(always)]
+unsafe fn put_u32(p: *mut u8, v: u32) {
+    // SAFETY: 4 writable bytes (caller).
+    unsafe { p.cast::<[u8; 4]>().write_unaligned(v.to_le_bytes()) }
+}
+
+/// Q4_0 / Q5_0: d = (signed max) / -2^(bits-1), exactly `max * -2^-(bits-1)` (a division by a
+/// power of two and the product by its inverse round the same real number); then
+/// `min(2^bits - 1, (int8)(x·id + 2^(bits-1) + 0.5))` lane-wise.
+///
+/// # Safety
+/// `blocks` whole blocks readable at `x`, writable at `q`.
+#[inline(always)]
+unsafe fn quantize_sym<V: Q16, E: Elem, const BITS: u32>(
+    blocks: usize,
+    x: *const E::S,
+    q: *mut u8,
+) {
+    let half = (1u32 << (BITS - 1)) as f32;
+    let cap = ((1u32 << BITS) - 1) as f32;
+    let bb = if BITS == 4 { 18 } else { 22 };
+    for g0 in (0..blocks).step_by(GROUP) {
+        let n = GROUP.min(blocks - g0);
+        // SAFETY: blocks g0..g0 + n are inside the caller's buffer.
+        let g = unsafe { load_group::<V, E>(x.add(QK * g0), n) };
+        let d = group_signed_max(&g, n).mul(V::splat(-1.0 / half));
+        let (id, d16) = (lanes(inverse(d)), f16_lanes(d));
+        for k in 0..n {
+            let idk = V::splat(id[k]);
+            let l0 = level::<V>(g[k][0], idk, V::splat(0.0), half + 0.5, cap);
+            let l1 = level::<V>(g[k][1], idk, V::splat(0.0), half + 0.5, cap);
+            // SAFETY: block g0 + k is inside the caller's buffer.
+            unsafe {
+                let out = q.add(bb * (g0 + k));
+                put_u16(out, d16[k]);
+                if BITS == 4 {
+                    V::store_nibbles(l0, l1, out.add(2));
+                } else {
+                    let (lo, hi, qh) = split5(l0, l1);
+                    put_u32(out.add(2), qh);
+                    V::store_nibbles(lo, hi, out.add(6));
+                }
+            }
+        }
+    }
+}
+
+/// Q4_1 / Q5_1: min and max, d = (max - min) / (2^bits - 1), levels
+/// `(int)((x - min)·id + 0.5)` (Q4_1 capped at 15; Q5_1 uncapped, as in ggml).
+///
+/// # Safety
+/// `blocks` whole blocks readable at `x`, writable at `q`.
+#[inline(always)]
+unsafe fn quantize_affine<V: Q16, E: Elem, const BITS: u32>(
+    blocks: usize,
+    x: *const E::S,
+    q: *mut u8,
+) {
+    let steps = ((1u32 << BITS) - 1) as f32;
+    // Q5_1's `(uint8_t)` has no MIN: a cap of 2^31 leaves every defined conversion alone.
+    let cap = if BITS == 4 { 15.0 } else { 2147483648.0 };
+    let bb = if BITS == 4 { 20 } else { 24 };
+    for g0 in (0..blocks).step_by(GROUP) {
+        let n = GROUP.min(blocks - g0);
+        // SAFETY: blocks g0..g0 + n are inside the caller's buffer.
+        let g = unsafe { load_group::<V, E>(x.add(QK * g0), n) };
+        let (min, max) = group_min_max(&g, n);
+        let d = max.sub(min).div(V::splat(steps));
+        let (id, d16, m16, mins) = (lanes(inverse(d)), f16_lanes(d), f16_lanes(min), lanes(min));
+        for k in 0..n {
+            let (idk, mk) = (V::splat(id[k]), V::splat(mins[k]));
+            let l0 = level::<V>(g[k][0], idk, mk, 0.5, cap);
+            let l1 = level::<V>(g[k][1], idk, mk, 0.5, cap);
+            // SAFETY: block g0 + k is inside the caller's buffer.
+            unsafe {
+                let out = q.add(bb * (g0 + k));
+                put_u16(out, d16[k]);
+                put_u16(out.add(2), m16[k]);
+                if BITS == 4 {
+                    V::store_nibbles(l0, l1, out.add(4));
+                } else {
+                    let (lo, hi, qh) = split5(l0, l1);
+                    put_u32(out.add(4), qh);
+                    V::store_nibbles(lo, hi, out.add(8));
+                }
+            }
+        }
+    }
+}
+
+/// Q4_0.
 ///
 /// # Safety
 /// `blocks` whole blocks readable at `x`, writable at `q`.
 #[inline(always)]
 pub unsafe fn quantize_q4_0<V: Q16, E: Elem>(blocks: usize, x: *const E::S, q: *mut u8) {
-    for b in 0..blocks {
-        // SAFETY: block b is inside the caller's buffers.
-        let (v, out) = unsafe { (load::<V, E, 2>(x.add(QK * b)), q.add(18 * b)) };
-        let (max, _) = signed_max(&v);
-        let d = max / -8.0;
-        let id = V::splat(if d != 0.0 { 1.0 / d } else { 0.0 });
-        let t = |x: V| V::splat(15.0).min(c_trunc(x.mul(id).add(V::splat(8.5))));
-        // SAFETY: 18 bytes at out.
-        unsafe {
-            put_u16(out, f32_to_f16(d));
-            V::store_nibbles(t(v[0]), t(v[1]), out.add(2));
-        }
-    }
+    // SAFETY: forwarded contract.
+    unsafe { quantize_sym::<V, E, 4>(blocks, x, q) }
 }
 
-/// Q4_1: min/max, then `min(15, (int8)((x - min)·id + 0.5))` lane-wise.
+/// Q5_0.
+///
+/// # Safety
+/// `blocks` whole blocks readable at `x`, writable at `q`.
+#[inline(always)]
+pub unsafe fn quantize_q5_0<V: Q16, E: Elem>(blocks: usize, x: *const E::S, q: *mut u8) {
+    // SAFETY: forwarded contract.
+    unsafe { quantize_sym::<V, E, 5>(blocks, x, q) }
+}
+
+/// Q4_1.
 ///
 /// # Safety
 /// `blocks` whole blocks readable at `x`, writable at `q`.
 #[inline(always)]
 pub unsafe fn quantize_q4_1<V: Q16, E: Elem>(blocks: usize, x: *const E::S, q: *mut u8) {
-    for b in 0..blocks {
-        // SAFETY: block b is inside the caller's buffers.
-        let (v, out) = unsafe { (load::<V, E, 2>(x.add(QK * b)), q.add(20 * b)) };
-        let (min, max) = min_max(&v);
-        let d = (max - min) / 15.0;
-        let id = V::splat(if d != 0.0 { 1.0 / d } else { 0.0 });
-        let m = V::splat(min);
-        let t = |x: V| V::splat(15.0).min(c_trunc(x.sub(m).mul(id).add(V::splat(0.5))));
-        // SAFETY: 20 bytes at out.
-        unsafe {
-            put_u16(out, f32_to_f16(d));
-            put_u16(out.add(2), f32_to_f16(min));
-            V::store_nibbles(t(v[0]), t(v[1]), out.add(4));
-        }
-    }
+    // SAFETY: forwarded contract.
+    unsafe { quantize_affine::<V, E, 4>(blocks, x, q) }
+}
+
+/// Q5_1.
+///
+/// # Safety
+/// `blocks` whole blocks readable at `x`, writable at `q`.
+#[inline(always)]
+pub unsafe fn quantize_q5_1<V: Q16, E: Elem>(blocks: usize, x: *const E::S, q: *mut u8) {
+    // SAFETY: forwarded contract.
+    unsafe { quantize_affine::<V, E, 5>(blocks, x, q) }
 }
 
 /// Splits 5-bit levels into their low nibbles and the `qh` word (bit j = bit 4 of element j).
@@ -173,109 +412,69 @@ fn split5<V: Q16>(l0: V, l1: V) -> (V, V, u32) {
     )
 }
 
-/// Q5_0: as Q4_0 with `min(31, (int8)(x·id + 16.5))`, bit 4 into `qh`.
+/// Q8_0 / Q8_1: d = amax / 127, `roundf(x·id)` lane-wise; Q8_1 adds `s = f16(sum · d)` with
+/// the f32 d (the sum of small integers is exact in any order).
 ///
 /// # Safety
 /// `blocks` whole blocks readable at `x`, writable at `q`.
 #[inline(always)]
-pub unsafe fn quantize_q5_0<V: Q16, E: Elem>(blocks: usize, x: *const E::S, q: *mut u8) {
-    for b in 0..blocks {
-        // SAFETY: block b is inside the caller's buffers.
-        let (v, out) = unsafe { (load::<V, E, 2>(x.add(QK * b)), q.add(22 * b)) };
-        let (max, _) = signed_max(&v);
-        let d = max / -16.0;
-        let id = V::splat(if d != 0.0 { 1.0 / d } else { 0.0 });
-        let t = |x: V| V::splat(31.0).min(c_trunc(x.mul(id).add(V::splat(16.5))));
-        let (lo, hi, qh) = split5(t(v[0]), t(v[1]));
-        // SAFETY: 22 bytes at out.
-        unsafe {
-            put_u16(out, f32_to_f16(d));
-            out.add(2)
-                .cast::<[u8; 4]>()
-                .write_unaligned(qh.to_le_bytes());
-            V::store_nibbles(lo, hi, out.add(6));
+unsafe fn quantize_q8<V: Q16, E: Elem, const SUM: bool>(blocks: usize, x: *const E::S, q: *mut u8) {
+    let (bb, at) = if SUM { (36, 4) } else { (34, 2) };
+    for g0 in (0..blocks).step_by(GROUP) {
+        let n = GROUP.min(blocks - g0);
+        // SAFETY: blocks g0..g0 + n are inside the caller's buffer.
+        let g = unsafe { load_group::<V, E>(x.add(QK * g0), n) };
+        let d = group_amax(&g).div(V::splat(127.0));
+        let (id, d16) = (lanes(inverse(d)), f16_lanes(d));
+        let mut sums = [0.0f32; GROUP];
+        for k in 0..n {
+            let idk = V::splat(id[k]);
+            // A NaN or out-of-range lane stores 0 (the reference's `(int8_t)` of it on x86)
+            // and so adds 0 below.
+            let l0 = roundf(g[k][0].mul(idk));
+            let l1 = roundf(g[k][1].mul(idk));
+            // SAFETY: block g0 + k is inside the caller's buffer.
+            unsafe {
+                let out = q.add(bb * (g0 + k));
+                put_u16(out, d16[k]);
+                l0.store_i8(out.add(at));
+                l1.store_i8(out.add(at + 16));
+            }
+            if SUM {
+                let (zero, lim) = (V::splat(0.0), V::splat(2147483648.0));
+                let l0 = V::blend(lim.mask_gt(l0.abs()), l0, zero);
+                let l1 = V::blend(lim.mask_gt(l1.abs()), l1, zero);
+                sums[k] = V::dsum(V::dadd(V::dadd(V::dzero(), l0), l1)) as f32;
+            }
+        }
+        if SUM {
+            let s16 = f16_lanes(from_lanes::<V>(&sums).mul(d));
+            for (k, &s) in s16.iter().enumerate().take(n) {
+                // SAFETY: block g0 + k is inside the caller's buffer.
+                unsafe { put_u16(q.add(bb * (g0 + k) + 2), s) };
+            }
         }
     }
 }
 
-/// Q5_1: as Q4_1 with `(uint8)((x - min)·id + 0.5)`, bit 4 into `qh`.
-///
-/// # Safety
-/// `blocks` whole blocks readable at `x`, writable at `q`.
-#[inline(always)]
-pub unsafe fn quantize_q5_1<V: Q16, E: Elem>(blocks: usize, x: *const E::S, q: *mut u8) {
-    for b in 0..blocks {
-        // SAFETY: block b is inside the caller's buffers.
-        let (v, out) = unsafe { (load::<V, E, 2>(x.add(QK * b)), q.add(24 * b)) };
-        let (min, max) = min_max(&v);
-        let d = (max - min) / 31.0;
-        let id = V::splat(if d != 0.0 { 1.0 / d } else { 0.0 });
-        let m = V::splat(min);
-        let t = |x: V| c_trunc(x.sub(m).mul(id).add(V::splat(0.5)));
-        let (lo, hi, qh) = split5(t(v[0]), t(v[1]));
-        // SAFETY: 24 bytes at out.
-        unsafe {
-            put_u16(out, f32_to_f16(d));
-            put_u16(out.add(2), f32_to_f16(min));
-            out.add(4)
-                .cast::<[u8; 4]>()
-                .write_unaligned(qh.to_le_bytes());
-            V::store_nibbles(lo, hi, out.add(8));
-        }
-    }
-}
-
-/// Q8_0 / Q8_1 elements: stores the 32 quants at `qs`, returns (d, their sum).
-///
-/// # Safety
-/// 32 writable bytes at `qs`.
-#[inline(always)]
-unsafe fn q8_elements<V: Q16>(v: &[V; 2], qs: *mut u8) -> (f32, f32) {
-    let d = amax(v) / 127.0;
-    let id = V::splat(if d != 0.0 { 1.0 / d } else { 0.0 });
-    let mut sum = V::dzero();
-    for (k, &x) in v.iter().enumerate() {
-        let l = c_trunc(roundf(x.mul(id)));
-        // A NaN lane stores 0 (the reference's `(int8_t)NaN` on x86) and so adds 0.
-        let l = V::blend(l.abs().mask_ge(V::splat(0.0)), l, V::splat(0.0));
-        // SAFETY: 32 bytes at qs (caller).
-        unsafe { l.store_i8(qs.add(16 * k)) };
-        sum = V::dadd(sum, l);
-    }
-    (d, V::dsum(sum) as f32)
-}
-
-/// Q8_0: d = amax / 127, `roundf(x·id)` lane-wise.
+/// Q8_0.
 ///
 /// # Safety
 /// `blocks` whole blocks readable at `x`, writable at `q`.
 #[inline(always)]
 pub unsafe fn quantize_q8_0<V: Q16, E: Elem>(blocks: usize, x: *const E::S, q: *mut u8) {
-    for b in 0..blocks {
-        // SAFETY: block b is inside the caller's buffers (34 bytes at out).
-        unsafe {
-            let (v, out) = (load::<V, E, 2>(x.add(QK * b)), q.add(34 * b));
-            let (d, _) = q8_elements(&v, out.add(2));
-            put_u16(out, f32_to_f16(d));
-        }
-    }
+    // SAFETY: forwarded contract.
+    unsafe { quantize_q8::<V, E, false>(blocks, x, q) }
 }
 
-/// Q8_1: Q8_0's elements plus `s = f16(sum · d)` with the f32 d.
+/// Q8_1.
 ///
 /// # Safety
 /// `blocks` whole blocks readable at `x`, writable at `q`.
 #[inline(always)]
 pub unsafe fn quantize_q8_1<V: Q16, E: Elem>(blocks: usize, x: *const E::S, q: *mut u8) {
-    for b in 0..blocks {
-        // SAFETY: block b is inside the caller's buffers (36 bytes at out).
-        unsafe {
-            let (v, out) = (load::<V, E, 2>(x.add(QK * b)), q.add(36 * b));
-            let (d, sum) = q8_elements(&v, out.add(4));
-            put_u16(out, f32_to_f16(d));
-            put_u16(out.add(2), f32_to_f16(sum * d));
-        }
-    }
+    // SAFETY: forwarded contract.
+    unsafe { quantize_q8::<V, E, true>(blocks, x, q) }
 }
 
 /// Q8_K: signed max of 256, `min(127, nearest_int(iscale·x))` lane-wise, exact 16-sums.
@@ -312,6 +511,19 @@ pub unsafe fn quantize_q8_k<V: Q16, E: Elem>(blocks: usize, x: *const E::S, q: *
     }
 }
 
+/// The E2M1 codes of 16 elements at scale `d` (see [`quantize_mxfp4`]).
+#[inline(always)]
+fn mxfp4_code<V: Q16>(x: V, d: f32) -> V {
+    const MID: [f32; 7] = [0.5, 1.5, 2.5, 3.5, 5.0, 7.0, 10.0];
+    let a = x.abs();
+    let mut c = V::splat(0.0);
+    for m in MID {
+        c = c.add(V::bits(a.mask_gt(V::splat(m * d)), 1.0));
+    }
+    let neg = V::splat(0.0).mask_gt(x) & c.mask_gt(V::splat(0.0));
+    c.add(V::bits(neg, 8.0))
+}
+
 /// MXFP4's shared exponent: [`r::mxfp4_exponent`], from the exponent bits where `log2f` cannot
 /// round up to the next integer (mantissa below 2 - 2^-15: the gap to the next power of two is
 /// then far more than half an ulp of the logarithm), the reference's formula otherwise.
@@ -339,38 +551,34 @@ pub(crate) fn mxfp4_exponent(amax: f32) -> u8 {
 /// `blocks` whole blocks readable at `x`, writable at `q`.
 #[inline(always)]
 pub unsafe fn quantize_mxfp4<V: Q16, E: Elem>(blocks: usize, x: *const E::S, q: *mut u8) {
-    const MID: [f32; 7] = [0.5, 1.5, 2.5, 3.5, 5.0, 7.0, 10.0];
-    for b in 0..blocks {
-        // SAFETY: block b is inside the caller's buffers.
-        let (v, out) = unsafe { (load::<V, E, 2>(x.add(QK * b)), q.add(17 * b)) };
-        let amax = amax(&v);
-        if amax == f32::INFINITY {
-            // An infinite element makes the scale tiny (e = 0) and the reference's errors
-            // round together for ordinary values; only its scan gives its bytes.
-            let mut buf = [0.0f32; QK];
-            // SAFETY: `buf` holds 32 elements; 17 bytes at out.
+    for g0 in (0..blocks).step_by(GROUP) {
+        let n = GROUP.min(blocks - g0);
+        // SAFETY: blocks g0..g0 + n are inside the caller's buffer.
+        let g = unsafe { load_group::<V, E>(x.add(QK * g0), n) };
+        let amax = lanes(group_amax(&g));
+        for k in 0..n {
+            // SAFETY: block g0 + k is inside the caller's buffer (17 bytes at out).
+            let out = unsafe { q.add(17 * (g0 + k)) };
+            if amax[k] == f32::INFINITY {
+                // An infinite element makes the scale tiny (e = 0) and the reference's errors
+                // round together for ordinary values; only its scan gives its bytes.
+                let mut buf = [0.0f32; QK];
+                // SAFETY: `buf` holds 32 elements; 17 bytes at out.
+                unsafe {
+                    g[k][0].store_f32(buf.as_mut_ptr());
+                    g[k][1].store_f32(buf.as_mut_ptr().add(16));
+                    r::quantize_mxfp4(&buf, std::slice::from_raw_parts_mut(out, 17));
+                }
+                continue;
+            }
+            let e = mxfp4_exponent(amax[k]);
+            let d = r::e8m0_half(e);
+            let (c0, c1) = (mxfp4_code(g[k][0], d), mxfp4_code(g[k][1], d));
+            // SAFETY: 17 bytes at out.
             unsafe {
-                v[0].store_f32(buf.as_mut_ptr());
-                v[1].store_f32(buf.as_mut_ptr().add(16));
-                r::quantize_mxfp4(&buf, std::slice::from_raw_parts_mut(out, 17));
+                out.write(e);
+                V::store_nibbles(c0, c1, out.add(1));
             }
-            continue;
-        }
-        let e = mxfp4_exponent(amax);
-        let d = r::e8m0_half(e);
-        let code = |x: V| {
-            let a = x.abs();
-            let mut c = V::splat(0.0);
-            for m in MID {
-                c = c.add(V::bits(a.mask_gt(V::splat(m * d)), 1.0));
-            }
-            let neg = V::splat(0.0).mask_gt(x) & c.mask_gt(V::splat(0.0));
-            c.add(V::bits(neg, 8.0))
-        };
-        // SAFETY: 17 bytes at out.
-        unsafe {
-            out.write(e);
-            V::store_nibbles(code(v[0]), code(v[1]), out.add(1));
         }
     }
 }

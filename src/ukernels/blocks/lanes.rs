@@ -48,6 +48,17 @@ pub trait Q16: V16 {
     /// # Safety
     /// 16 writable bytes at `p`.
     unsafe fn store_i8(self, p: *mut u8);
+    /// Lane `k` is the largest lane of `v[k]`, for NaN-free vectors (a maximum is an exact
+    /// selection, so the reduction order only decides the sign of a zero result).
+    #[inline(always)]
+    fn hmax16(v: &[Self; 16]) -> Self {
+        let mut m = [0.0f32; 16];
+        for (m, x) in m.iter_mut().zip(v) {
+            *m = x.hmax();
+        }
+        // SAFETY: 16 elements.
+        unsafe { Self::load_f32(m.as_ptr()) }
+    }
     /// Stores byte `i` = low byte of `(int)lo[i] | (int)hi[i] << 4` (C conversions as in
     /// [`Q16::store_i8`]).
     ///
@@ -65,15 +76,14 @@ pub fn c_trunc<V: Q16>(x: V) -> V {
     V::blend(in_range, x.trunc(), V::splat(f32::NAN))
 }
 
-/// C's `roundf` (half away from zero) lane-wise: `t = trunc(x)`, `x - t` is exact, and a
-/// fraction of at least one half moves `t` one step away from zero.
+/// C's `roundf` (half away from zero) lane-wise: `t = trunc(x)`; the fraction `f = x - t` is
+/// exact and in (-1, 1), so `trunc(2f)` is ±1 exactly when |f| >= 1/2 (with the sign of x) and
+/// 0 otherwise. NaN and ±inf give NaN, which stores as the reference's `(int8_t)` of them.
 #[inline(always)]
 pub fn roundf<V: Q16>(x: V) -> V {
     let t = x.trunc();
     let f = x.sub(t);
-    let up = V::bits(f.mask_ge(V::splat(0.5)), 1.0);
-    let down = V::bits(V::splat(-0.5).mask_ge(f), 1.0);
-    t.add(up).sub(down)
+    t.add(f.add(f).trunc())
 }
 
 /// ggml's `nearest_int` on a scalar, exactly (the reference's function).

@@ -58,17 +58,7 @@ impl Q16 for A16 {
     }
     #[inline(always)]
     fn nearest_int(self) -> Self {
-        // SAFETY: see the impl comment.
-        unsafe {
-            let f = |x: __m256| {
-                let v = _mm256_castps_si256(_mm256_add_ps(x, _mm256_set1_ps(12582912.0)));
-                _mm256_cvtepi32_ps(_mm256_sub_epi32(
-                    _mm256_and_si256(v, _mm256_set1_epi32(0x007F_FFFF)),
-                    _mm256_set1_epi32(0x0040_0000),
-                ))
-            };
-            A16(f(self.0), f(self.1))
-        }
+        A16(nearest_int8(self.0), nearest_int8(self.1))
     }
     #[inline(always)]
     fn blend(mask: u32, a: Self, b: Self) -> Self {
@@ -93,38 +83,21 @@ impl Q16 for A16 {
     }
     #[inline(always)]
     fn permute(table: Self, idx: Self) -> Self {
-        // SAFETY: see the impl comment.
-        unsafe {
-            let f = |i: __m256| {
-                let i = _mm256_cvttps_epi32(i);
-                let lo = _mm256_permutevar8x32_ps(table.0, i);
-                let hi = _mm256_permutevar8x32_ps(table.1, i);
-                let upper = _mm256_castsi256_ps(_mm256_cmpgt_epi32(i, _mm256_set1_epi32(7)));
-                _mm256_blendv_ps(lo, hi, upper)
-            };
-            A16(f(idx.0), f(idx.1))
-        }
+        A16(permute8(table, idx.0), permute8(table, idx.1))
     }
     #[inline(always)]
     unsafe fn load_field(p: *const u8, shift: u32, mask: u32) -> Self {
-        // SAFETY: 16 readable bytes (caller); see the impl comment.
-        unsafe {
-            let s = _mm_cvtsi32_si128(shift as i32);
-            let m = _mm256_set1_epi32(mask as i32);
-            let f = |q: *const u8| {
-                let b = _mm256_cvtepu8_epi32(_mm_loadl_epi64(q.cast()));
-                _mm256_cvtepi32_ps(_mm256_and_si256(_mm256_srl_epi32(b, s), m))
-            };
-            A16(f(p), f(p.add(8)))
-        }
+        // SAFETY: 16 readable bytes (caller).
+        unsafe { A16(field8(p, shift, mask), field8(p.add(8), shift, mask)) }
     }
     #[inline(always)]
     unsafe fn load_i8(p: *const u8) -> Self {
         // SAFETY: 16 readable bytes (caller); see the impl comment.
         unsafe {
-            let f =
-                |q: *const u8| _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64(q.cast())));
-            A16(f(p), f(p.add(8)))
+            A16(
+                _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64(p.cast()))),
+                _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64(p.add(8).cast()))),
+            )
         }
     }
     #[inline(always)]
@@ -153,13 +126,62 @@ impl Q16 for A16 {
     unsafe fn store_nibbles(lo: Self, hi: Self, p: *mut u8) {
         // SAFETY: 16 writable bytes (caller); see the impl comment.
         unsafe {
-            let f = |l: __m256, h: __m256| {
-                _mm256_or_si256(
-                    _mm256_cvttps_epi32(l),
-                    _mm256_slli_epi32::<4>(_mm256_cvttps_epi32(h)),
-                )
-            };
-            _mm_storeu_si128(p.cast(), narrow(f(lo.0, hi.0), f(lo.1, hi.1)))
+            let a = _mm256_or_si256(
+                _mm256_cvttps_epi32(lo.0),
+                _mm256_slli_epi32::<4>(_mm256_cvttps_epi32(hi.0)),
+            );
+            let b = _mm256_or_si256(
+                _mm256_cvttps_epi32(lo.1),
+                _mm256_slli_epi32::<4>(_mm256_cvttps_epi32(hi.1)),
+            );
+            _mm_storeu_si128(p.cast(), narrow(a, b))
         }
+    }
+}
+
+// Helpers are functions, not closures: a closure does not inherit the kernel's target
+// features, so the intrinsics in it would not inline.
+
+/// ggml's `nearest_int` on 8 lanes.
+#[inline(always)]
+fn nearest_int8(x: __m256) -> __m256 {
+    // SAFETY: only reached from kernels compiled with (at least) the AVX2 level's features.
+    unsafe {
+        let v = _mm256_castps_si256(_mm256_add_ps(x, _mm256_set1_ps(12582912.0)));
+        _mm256_cvtepi32_ps(_mm256_sub_epi32(
+            _mm256_and_si256(v, _mm256_set1_epi32(0x007F_FFFF)),
+            _mm256_set1_epi32(0x0040_0000),
+        ))
+    }
+}
+
+/// `table[i]` for 8 integer-valued lanes `i` in 0..16.
+#[inline(always)]
+fn permute8(table: A16, i: __m256) -> __m256 {
+    // SAFETY: only reached from kernels compiled with (at least) the AVX2 level's features.
+    unsafe {
+        let i = _mm256_cvttps_epi32(i);
+        let lo = _mm256_permutevar8x32_ps(table.0, i);
+        let hi = _mm256_permutevar8x32_ps(table.1, i);
+        let upper = _mm256_castsi256_ps(_mm256_cmpgt_epi32(i, _mm256_set1_epi32(7)));
+        _mm256_blendv_ps(lo, hi, upper)
+    }
+}
+
+/// `(p[i] >> shift) & mask` of 8 bytes as f32.
+///
+/// # Safety
+/// 8 readable bytes at `p`.
+#[inline(always)]
+unsafe fn field8(p: *const u8, shift: u32, mask: u32) -> __m256 {
+    // SAFETY: 8 readable bytes (caller); only reached from kernels compiled with (at least)
+    // the AVX2 level's features.
+    unsafe {
+        let b = _mm256_cvtepu8_epi32(_mm_loadl_epi64(p.cast()));
+        let f = _mm256_and_si256(
+            _mm256_srl_epi32(b, _mm_cvtsi32_si128(shift as i32)),
+            _mm256_set1_epi32(mask as i32),
+        );
+        _mm256_cvtepi32_ps(f)
     }
 }

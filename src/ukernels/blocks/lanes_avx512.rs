@@ -93,6 +93,46 @@ impl Q16 for Z16 {
         unsafe { _mm_storeu_si128(p.cast(), _mm512_cvtepi32_epi8(_mm512_cvttps_epi32(self.0))) }
     }
     #[inline(always)]
+    fn hmax16(v: &[Self; 16]) -> Self {
+        // SAFETY: see the impl comment.
+        unsafe {
+            // 16 → 8: each vector's 256-bit halves (then quarters, pairs, lanes) are combined
+            // with the same stage of its neighbours, so one shuffle pair and one max serve two
+            // vectors per stage. After the last stage lane 4c + j holds vector c + 4j.
+            let mut w = [_mm512_setzero_ps(); 8];
+            for i in 0..8 {
+                let (a, b) = (v[2 * i].0, v[2 * i + 1].0);
+                w[i] = _mm512_max_ps(
+                    _mm512_shuffle_f32x4::<0x44>(a, b),
+                    _mm512_shuffle_f32x4::<0xEE>(a, b),
+                );
+            }
+            let mut x = [_mm512_setzero_ps(); 4];
+            for i in 0..4 {
+                let (a, b) = (w[2 * i], w[2 * i + 1]);
+                x[i] = _mm512_max_ps(
+                    _mm512_shuffle_f32x4::<0x88>(a, b),
+                    _mm512_shuffle_f32x4::<0xDD>(a, b),
+                );
+            }
+            let mut y = [_mm512_setzero_ps(); 2];
+            for i in 0..2 {
+                let (a, b) = (x[2 * i], x[2 * i + 1]);
+                y[i] = _mm512_max_ps(
+                    _mm512_shuffle_ps::<0x88>(a, b),
+                    _mm512_shuffle_ps::<0xDD>(a, b),
+                );
+            }
+            let z = _mm512_max_ps(
+                _mm512_shuffle_ps::<0x88>(y[0], y[1]),
+                _mm512_shuffle_ps::<0xDD>(y[0], y[1]),
+            );
+            // Lane k of the result is lane 4(k % 4) + k / 4 of z.
+            let idx = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+            Z16(_mm512_permutexvar_ps(idx, z))
+        }
+    }
+    #[inline(always)]
     unsafe fn store_nibbles(lo: Self, hi: Self, p: *mut u8) {
         // SAFETY: 16 writable bytes (caller); see the impl comment.
         unsafe {
