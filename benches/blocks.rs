@@ -16,7 +16,7 @@ use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_m
 use nnkern::IsaLevel;
 use nnkern::config::blocks::BlockElem;
 use nnkern::ukernels::blocks::Format;
-use nnkern::ukernels::simd::{Bf16, Elem, F16, F32};
+use nnkern::ukernels::simd::{Bf16, F16, F32};
 
 fn sizes() -> Vec<usize> {
     match std::env::var("NNK_BENCH_SIZES") {
