@@ -89,6 +89,8 @@ static uint32_t ref_bf16_to_f32(uint16_t h) {
     return x;
 }
 
+#include "blocks_ref.h"
+
 /* ---------------------------------------------------------------- helpers */
 
 static uint64_t rng_state = 0x243F6A8885A308D3ull;
@@ -923,6 +925,90 @@ static void check_dispatch(nnk_threadpool *tp) {
     CHECK_STATUS(nnk_moe_align_blocks(T, K, ids, E, 0, sorted, be, &total, tp), NNK_STATUS_INVALID_PARAMETER);
 }
 
+/* ---------------------------------------------------------------- GGUF blocks */
+
+static const uint32_t block_formats[] = {NNK_BLOCK_Q4_0, NNK_BLOCK_Q4_1, NNK_BLOCK_Q5_0, NNK_BLOCK_Q5_1,
+                                         NNK_BLOCK_Q8_0, NNK_BLOCK_Q8_1, NNK_BLOCK_Q4_K, NNK_BLOCK_Q5_K,
+                                         NNK_BLOCK_Q6_K, NNK_BLOCK_Q8_K, NNK_BLOCK_MXFP4};
+
+/* One test value of kind `kind` for element i: normal-ish at many scales, exact ties on the
+ * rounding grids, signed zeros, one-hot, subnormal, near powers of two. */
+static float block_value(int kind, int i, float scale) {
+    float u = (float)(rng() >> 8) / 16777216.0f - 0.5f;
+    switch (kind) {
+    case 0: return u * scale;
+    case 1: return (float)((int)(rng() % 33) - 16) * 0.25f * scale;
+    case 2: return (rng() & 1) ? 0.0f : -0.0f;
+    case 3: return i == 5 ? -scale : ((rng() & 1) ? 0.0f : -0.0f);
+    case 4: return bits_f32(rng() & 0x807FFFFFu);
+    case 5: return (rng() & 1) ? scale : -scale;
+    case 6: return ldexpf(1.0f, (int)(rng() % 20) - 10) * ((rng() & 1) ? 0.99999994f : 1.0f);
+    default: return fabsf(u) * scale + scale; /* all positive: K-quant mins clamp at 0 */
+    }
+}
+
+static void check_blocks(void) {
+    enum { MAXN = 256 * 24 };
+    static float x[MAXN], xw[MAXN], yref[MAXN], y[MAXN];
+    static uint16_t xh[MAXN], yh[MAXN];
+    static uint8_t want[292 * 200], got[292 * 200], qin[292 * 200];
+    static const float scales[] = {1.0f, 1e-3f, 3e4f, 1e-30f, 1e30f, 1e-8f};
+    size_t fi;
+    for (fi = 0; fi < sizeof block_formats / sizeof block_formats[0]; fi++) {
+        uint32_t f = block_formats[fi];
+        size_t bs = nnk_block_size(f), bb = nnk_block_bytes(f), nb = bs == 256 ? 24 : 192, n = nb * bs, b, i;
+        int t;
+        for (b = 0; b < nb; b++) {
+            float sc = scales[rng() % 6];
+            for (i = 0; i < bs; i++) x[b * bs + i] = block_value((int)(b % 8), (int)i, sc);
+        }
+        /* f32 source, then f16 and bf16 sources (the reference quantizes the widened values). */
+        for (t = 0; t < 3; t++) {
+            for (i = 0; i < n; i++) {
+                if (t == 0) xw[i] = x[i];
+                if (t == 1) { xh[i] = ref_f32_to_f16(x[i]); xw[i] = bits_f32(ref_f16_to_f32(xh[i])); }
+                if (t == 2) { xh[i] = ref_f32_to_bf16(x[i]); xw[i] = bits_f32(ref_bf16_to_f32(xh[i])); }
+                if (t > 0 && !isfinite(xw[i])) { xw[i] = 1.0f; xh[i] = t == 1 ? 0x3C00 : 0x3F80; }
+            }
+            for (b = 0; b < nb; b++) ref_quantize(f, xw + b * bs, want + b * bb);
+            memset(got, 0xA5, nb * bb);
+            if (t == 0) CHECK_STATUS(nnk_quantize_blocks_f32(f, n, xw, got, 0, NULL), NNK_STATUS_SUCCESS);
+            if (t == 1) CHECK_STATUS(nnk_quantize_blocks_f16(f, n, xh, got, 0, NULL), NNK_STATUS_SUCCESS);
+            if (t == 2) CHECK_STATUS(nnk_quantize_blocks_bf16(f, n, xh, got, 0, NULL), NNK_STATUS_SUCCESS);
+            for (b = 0; b < nb; b++)
+                CHECK(memcmp(want + b * bb, got + b * bb, bb) == 0, "quantize format %u source %s block %u (kind %u)",
+                      f, dtype_name[t], (unsigned)b, (unsigned)(b % 8));
+        }
+        /* Dequantize random blocks with finite scales: f32 exact, f16/bf16 rounded once. */
+        for (i = 0; i < nb * bb; i++) qin[i] = (uint8_t)rng();
+        for (b = 0; b < nb; b++) {
+            uint8_t *p = qin + b * bb;
+            if (f == NNK_BLOCK_Q8_K) p[3] &= 0xBF; /* f32 d: exponent never all ones */
+            else if (f == NNK_BLOCK_Q6_K) p[209] &= 0xFB;
+            else if (f != NNK_BLOCK_MXFP4) { p[1] &= 0xFB; p[3] &= 0xFB; }
+            ref_dequantize(f, p, yref + b * bs);
+        }
+        CHECK_STATUS(nnk_dequantize_blocks_f32(f, n, qin, y, 0, NULL), NNK_STATUS_SUCCESS);
+        for (i = 0; i < n; i++)
+            CHECK(f32_bits(y[i]) == f32_bits(yref[i]) || (isnan(y[i]) && isnan(yref[i])), "dequantize format %u element %u", f, (unsigned)i);
+        CHECK_STATUS(nnk_dequantize_blocks_f16(f, n, qin, yh, 0, NULL), NNK_STATUS_SUCCESS);
+        for (i = 0; i < n; i++) CHECK(yh[i] == ref_f32_to_f16(yref[i]) || isnan(yref[i]), "dequantize f16 format %u element %u", f, (unsigned)i);
+        CHECK_STATUS(nnk_dequantize_blocks_bf16(f, n, qin, yh, 0, NULL), NNK_STATUS_SUCCESS);
+        for (i = 0; i < n; i++) CHECK(yh[i] == ref_f32_to_bf16(yref[i]) || isnan(yref[i]), "dequantize bf16 format %u element %u", f, (unsigned)i);
+        /* Errors: nothing written. */
+        memset(got, 0xA5, bb);
+        CHECK_STATUS(nnk_quantize_blocks_f32(f, bs + 1, x, got, 0, NULL), NNK_STATUS_INVALID_PARAMETER);
+        CHECK_STATUS(nnk_quantize_blocks_f32(f, bs, NULL, got, 0, NULL), NNK_STATUS_INVALID_PARAMETER);
+        CHECK_STATUS(nnk_quantize_blocks_f32(f, bs, x, got, 0x100, NULL), NNK_STATUS_INVALID_PARAMETER);
+        x[3] = NAN;
+        CHECK_STATUS(nnk_quantize_blocks_f32(f, bs, x, got, NNK_FLAG_CHECK_FINITE, NULL), NNK_STATUS_INVALID_PARAMETER);
+        CHECK(got[0] == 0xA5 && got[bb - 1] == 0xA5, "format %u: written on error", f);
+        CHECK_STATUS(nnk_quantize_blocks_f32(f, bs, x, got, 0, NULL), NNK_STATUS_SUCCESS);
+    }
+    CHECK(nnk_block_size(5) == 0 && nnk_block_bytes(5) == 0, "unknown format has a size");
+    CHECK_STATUS(nnk_quantize_blocks_f32(5, 32, x, got, 0, NULL), NNK_STATUS_INVALID_PARAMETER);
+}
+
 int main(int argc, char **argv) {
     const char *expect_isa = NULL;
     uint32_t top, level;
@@ -958,6 +1044,7 @@ int main(int argc, char **argv) {
         check_pools();
         check_gating(NULL);
         check_dispatch(NULL);
+        check_blocks();
     }
     check_gating_errors();
     if (failures) {
