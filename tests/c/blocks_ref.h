@@ -6,7 +6,8 @@
  * input), so the bytes are ggml's reference bytes for every finite input.
  *
  * ref_quantize(format, x, out) / ref_dequantize(format, in, y): one block; the f16 scale
- * conversions take the converter of the including file (f32 -> f16 bits and back).
+ * conversions are the including file's ref_f32_to_f16 / ref_f16_to_f32 (the C++ suite includes
+ * this file too, inside its anonymous namespace, after defining them).
  */
 #ifndef NNK_BLOCKS_REF_H
 #define NNK_BLOCKS_REF_H
@@ -15,8 +16,10 @@
 #include <stdint.h>
 #include <string.h>
 
+#ifndef __cplusplus
 static uint16_t ref_f32_to_f16(float f);
 static uint32_t ref_f16_to_f32(uint16_t h);
+#endif
 
 static float bref_h2f(const uint8_t *p) {
     uint32_t u = ref_f16_to_f32((uint16_t)(p[0] | (p[1] << 8)));

@@ -18,6 +18,10 @@
 #include <thread>
 #include <vector>
 
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
 #include "nnkern.h"
 
 namespace {
@@ -95,6 +99,9 @@ std::uint32_t ref_bf16_to_f32(std::uint16_t h) {
     std::uint32_t x = std::uint32_t(h) << 16;
     return ((h & 0x7FFF) > 0x7F80) ? (x | 0x400000u) : x;
 }
+
+// The C suite's reference of the GGUF block formats (one reference, two suites).
+#include "../c/blocks_ref.h"
 
 struct OperatorDeleter {
     void operator()(nnk_operator *op) const { nnk_delete_operator(op); }
@@ -519,6 +526,70 @@ const char *isa_name(std::uint32_t isa) {
     }
 }
 
+// Every GGUF format from every source type and to every destination type, against the C
+// reference, through a threadpool when one is given; 16-bit sources are random finite bit
+// patterns (decoded exactly for the reference).
+void check_blocks(nnk_threadpool *tp) {
+    const std::uint32_t formats[] = {NNK_BLOCK_Q4_0, NNK_BLOCK_Q4_1, NNK_BLOCK_Q5_0, NNK_BLOCK_Q5_1,
+                                     NNK_BLOCK_Q8_0, NNK_BLOCK_Q8_1, NNK_BLOCK_Q4_K, NNK_BLOCK_Q5_K,
+                                     NNK_BLOCK_Q6_K, NNK_BLOCK_Q8_K, NNK_BLOCK_MXFP4};
+    std::mt19937 gen(2026);
+    std::normal_distribution<float> normal(0.0f, 1.0f);
+    for (std::uint32_t f : formats) {
+        const std::size_t bs = nnk_block_size(f), bb = nnk_block_bytes(f), nb = bs == 256 ? 96 : 768;
+        const std::size_t n = nb * bs;
+        std::vector<float> x(n), xw(n), yref(n), y(n);
+        std::vector<std::uint16_t> xh(n), yh(n);
+        std::vector<std::uint8_t> want(nb * bb), got(nb * bb);
+        for (std::size_t i = 0; i < n; ++i) x[i] = normal(gen) * std::ldexp(1.0f, int(i / bs % 40) - 20);
+        for (int t = 0; t < 3; ++t) {
+            for (std::size_t i = 0; i < n; ++i) {
+                if (t == 0) {
+                    xw[i] = x[i];
+                    continue;
+                }
+                std::uint16_t h = std::uint16_t(gen());
+                if (t == 1 && (h & 0x7C00) == 0x7C00) h &= 0xBFFF;
+                if (t == 2 && (h & 0x7F80) == 0x7F80) h &= 0xBFFF;
+                xh[i] = h;
+                xw[i] = from_bits(t == 1 ? ref_f16_to_f32(h) : ref_bf16_to_f32(h));
+            }
+            for (std::size_t b = 0; b < nb; ++b) ref_quantize(f, &xw[b * bs], &want[b * bb]);
+            std::fill(got.begin(), got.end(), std::uint8_t(0xA5));
+            if (t == 0) STATUS(nnk_quantize_blocks_f32(f, n, xw.data(), got.data(), 0, tp), NNK_STATUS_SUCCESS);
+            if (t == 1) STATUS(nnk_quantize_blocks_f16(f, n, xh.data(), got.data(), 0, tp), NNK_STATUS_SUCCESS);
+            if (t == 2) STATUS(nnk_quantize_blocks_bf16(f, n, xh.data(), got.data(), 0, tp), NNK_STATUS_SUCCESS);
+            check(got == want, "quantize format " + std::to_string(f) + " source " + std::to_string(t));
+        }
+        // Dequantize what was just quantized (finite scales): f32 exact, 16-bit rounded once.
+        for (std::size_t b = 0; b < nb; ++b) ref_dequantize(f, &want[b * bb], &yref[b * bs]);
+        STATUS(nnk_dequantize_blocks_f32(f, n, want.data(), y.data(), 0, tp), NNK_STATUS_SUCCESS);
+        bool same = true;
+        for (std::size_t i = 0; i < n; ++i) same &= bits(y[i]) == bits(yref[i]);
+        check(same, "dequantize f32 format " + std::to_string(f));
+        STATUS(nnk_dequantize_blocks_f16(f, n, want.data(), yh.data(), 0, tp), NNK_STATUS_SUCCESS);
+        same = true;
+        for (std::size_t i = 0; i < n; ++i) same &= yh[i] == ref_f32_to_f16(yref[i]);
+        check(same, "dequantize f16 format " + std::to_string(f));
+        STATUS(nnk_dequantize_blocks_bf16(f, n, want.data(), yh.data(), 0, tp), NNK_STATUS_SUCCESS);
+        same = true;
+        for (std::size_t i = 0; i < n; ++i) same &= yh[i] == ref_f32_to_bf16(yref[i]);
+        check(same, "dequantize bf16 format " + std::to_string(f));
+        // The operator form gives the same bytes.
+        nnk_operator *raw = nullptr;
+        STATUS(nnk_create_quantize_blocks_f32(f, 0, &raw), NNK_STATUS_SUCCESS);
+        OperatorPtr op(raw);
+        STATUS(nnk_reshape_quantize_blocks_f32(op.get(), n), NNK_STATUS_SUCCESS);
+        std::vector<std::uint8_t> again(nb * bb);
+        STATUS(nnk_setup_quantize_blocks_f32(op.get(), x.data(), again.data()), NNK_STATUS_SUCCESS);
+        STATUS(nnk_run_operator(op.get(), tp), NNK_STATUS_SUCCESS);
+        std::vector<std::uint8_t> once(nb * bb);
+        STATUS(nnk_quantize_blocks_f32(f, n, x.data(), once.data(), 0, nullptr), NNK_STATUS_SUCCESS);
+        check(again == once, "operator form format " + std::to_string(f));
+        STATUS(nnk_quantize_blocks_f32(f, bs - 1, x.data(), got.data(), 0, tp), NNK_STATUS_INVALID_PARAMETER);
+    }
+}
+
 }  // namespace
 
 int main() {
@@ -549,6 +620,8 @@ int main() {
         check_softmax(host.get());
         check_gating(nullptr);
         check_gating(host.get());
+        check_blocks(nullptr);
+        check_blocks(host.get());
     }
     check(host_calls.load() > 0, "host scheduler used");
     if (failures) {
