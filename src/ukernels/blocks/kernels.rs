@@ -583,32 +583,162 @@ pub unsafe fn quantize_mxfp4<V: Q16, E: Elem>(blocks: usize, x: *const E::S, q: 
     }
 }
 
-/// The K-quant quantizers on this vector type: the reference per block (the search is
-/// sequential per sub-block), with the source widened to f32 first.
+/// Copies `n` elements to f32.
+///
+/// # Safety
+/// `n` (a multiple of 16) readable elements at `x`, `out` holds `n`.
+#[inline(always)]
+unsafe fn widen<V: Q16, E: Elem>(x: *const E::S, out: &mut [f32], n: usize) {
+    for k in 0..n / 16 {
+        // SAFETY: 16 elements at 16k on both sides (caller).
+        unsafe { E::load::<V>(x.add(16 * k)).store_f32(out.as_mut_ptr().add(16 * k)) };
+    }
+}
+
+/// `min(hi, max(lo, v))` for integer-valued, NaN-free lanes.
+#[inline(always)]
+fn clamp<V: Q16>(v: V, lo: f32, hi: f32) -> V {
+    V::splat(hi).min(v.max(V::splat(lo)))
+}
+
+/// ggml's `make_qkx2_quants` on 16 sub-blocks of 32 at once, one lane per sub-block (`x[i]`
+/// holds element i of every sub-block), with the Q4_K/Q5_K weights `sqrt(Σx²/32) + |x|`. Each
+/// lane performs the reference's operations in its order: the sums run over i sequentially,
+/// and the branches become per-lane blends. Returns (scales, -mins, levels[i]).
+#[inline(always)]
+fn qkx2_lanes<V: Q16>(x: &[V; 32], nmax: f32, rmin: f32, nstep: i32) -> (V, V, [V; 32]) {
+    let zero = V::splat(0.0);
+    let mut sum_x2 = zero;
+    for &v in x {
+        sum_x2 = sum_x2.add(v.mul(v));
+    }
+    let av_x = sum_x2.div(V::splat(32.0)).sqrt();
+    let mut w = [zero; 32];
+    for i in 0..32 {
+        w[i] = av_x.add(x[i].abs());
+    }
+    let (mut min, mut max) = (x[0], x[0]);
+    let mut sum_w = w[0];
+    let mut sum_x = sum_w.mul(x[0]);
+    for i in 1..32 {
+        min = V::select_lt(x[i], min, x[i], min);
+        max = V::select_lt(max, x[i], x[i], max);
+        sum_w = sum_w.add(w[i]);
+        sum_x = sum_x.add(w[i].mul(x[i]));
+    }
+    min = V::select_lt(zero, min, zero, min);
+    let flat = max.mask_ge(min) & !max.mask_gt(min);
+    let iscale = V::splat(nmax).div(max.sub(min));
+    let mut scale = V::splat(1.0).div(iscale);
+    let mut l = [zero; 32];
+    let mut best = zero;
+    for i in 0..32 {
+        l[i] = clamp(iscale.mul(x[i].sub(min)).nearest_int(), 0.0, nmax);
+        let diff = scale.mul(l[i]).add(min).sub(x[i]);
+        best = best.add(w[i].mul(diff.mul(diff)));
+    }
+    let mut aux = [zero; 32];
+    for is in 0..=nstep {
+        // As in ggml, `min` is the best candidate's so far, not the data's.
+        let iscale = V::splat(rmin + 0.1 * is as f32 + nmax).div(max.sub(min));
+        let (mut sl, mut sl2, mut sxl) = (zero, zero, zero);
+        for i in 0..32 {
+            let li = clamp(iscale.mul(x[i].sub(min)).nearest_int(), 0.0, nmax);
+            aux[i] = li;
+            let wl = w[i].mul(li);
+            sl = sl.add(wl);
+            sl2 = sl2.add(wl.mul(li));
+            sxl = sxl.add(wl.mul(x[i]));
+        }
+        let det = sum_w.mul(sl2).sub(sl.mul(sl));
+        let mut this_scale = sum_w.mul(sxl).sub(sum_x.mul(sl)).div(det);
+        let mut this_min = sl2.mul(sum_x).sub(sl.mul(sxl)).div(det);
+        let clip = this_min.mask_gt(zero);
+        this_min = V::blend(clip, zero, this_min);
+        this_scale = V::blend(clip, sxl.div(sl2), this_scale);
+        let mut err = zero;
+        for i in 0..32 {
+            let diff = this_scale.mul(aux[i]).add(this_min).sub(x[i]);
+            err = err.add(w[i].mul(diff.mul(diff)));
+        }
+        let take = det.mask_gt(zero) & best.mask_gt(err);
+        if take != 0 {
+            for i in 0..32 {
+                l[i] = V::blend(take, aux[i], l[i]);
+            }
+            best = V::blend(take, err, best);
+            scale = V::blend(take, this_scale, scale);
+            min = V::blend(take, this_min, min);
+        }
+    }
+    // A flat sub-block (max == min after clamping min to 0): scale 0, levels 0.
+    for v in l.iter_mut() {
+        *v = V::blend(flat, zero, *v);
+    }
+    (V::blend(flat, zero, scale), zero.sub(min), l)
+}
+
+/// Q4_K / Q5_K: the sub-block searches of two super-blocks run in the 16 lanes together
+/// ([`qkx2_lanes`]); the super-block part is the reference's [`r::k4_finish`].
 ///
 /// # Safety
 /// `blocks` whole blocks readable at `x`, writable at `q`.
 #[inline(always)]
-unsafe fn quantize_k_ref<E: Elem>(
+unsafe fn quantize_k4<V: Q16, E: Elem, const FIVE: bool>(
     blocks: usize,
     x: *const E::S,
     q: *mut u8,
-    bytes: usize,
-    f: fn(&[f32], &mut [u8]),
 ) {
-    let mut buf = [0.0f32; QK_K];
-    for b in 0..blocks {
-        // SAFETY: block b is inside the caller's buffers.
-        let (src, dst) = unsafe {
-            (
-                std::slice::from_raw_parts(x.add(QK_K * b), QK_K),
-                std::slice::from_raw_parts_mut(q.add(bytes * b), bytes),
-            )
-        };
-        for (o, &s) in buf.iter_mut().zip(src) {
-            *o = E::to_f32(s);
+    let (nmax, rmin, nstep, bb) = if FIVE {
+        (31, -0.5, 15, 176)
+    } else {
+        (15, -1.0, 20, 144)
+    };
+    let mut buf = [0.0f32; 2 * QK_K];
+    for b0 in (0..blocks).step_by(2) {
+        let pair = (blocks - b0).min(2);
+        // SAFETY: blocks b0..b0 + pair are readable; a lone block is searched twice.
+        unsafe {
+            widen::<V, E>(x.add(QK_K * b0), &mut buf, QK_K * pair);
         }
-        f(&buf, dst);
+        if pair == 1 {
+            buf.copy_within(..QK_K, QK_K);
+        }
+        let mut xv = [V::splat(0.0); 32];
+        for (i, v) in xv.iter_mut().enumerate() {
+            // SAFETY: lane s reads buf[32 s + i] < 512.
+            *v = unsafe { V::gather(buf.as_ptr().add(i), 32) };
+        }
+        let (scale, min, l) = qkx2_lanes(&xv, nmax as f32, rmin, nstep);
+        let (scale, min) = (lanes(scale), lanes(min));
+        let mut lv = [[0.0f32; GROUP]; 32];
+        for (o, &v) in lv.iter_mut().zip(&l) {
+            *o = lanes(v);
+        }
+        let l = lv;
+        for h in 0..pair {
+            let mut search = r::K4Search {
+                scales: [0.0; 8],
+                mins: [0.0; 8],
+                levels: [0; QK_K],
+            };
+            for j in 0..8 {
+                search.scales[j] = scale[8 * h + j];
+                search.mins[j] = min[8 * h + j];
+                for i in 0..32 {
+                    search.levels[32 * j + i] = l[i][8 * h + j] as u8;
+                }
+            }
+            let xs = &buf[QK_K * h..QK_K * (h + 1)];
+            // SAFETY: block b0 + h is inside the caller's buffer.
+            let out = unsafe { std::slice::from_raw_parts_mut(q.add(bb * (b0 + h)), bb) };
+            let levels = r::k4_finish(xs, &search, nmax, out);
+            if FIVE {
+                r::pack_q5_k(&levels, out);
+            } else {
+                r::pack_q4_k(&levels, out);
+            }
+        }
     }
 }
 
@@ -619,7 +749,7 @@ unsafe fn quantize_k_ref<E: Elem>(
 #[inline(always)]
 pub unsafe fn quantize_q4_k<V: Q16, E: Elem>(blocks: usize, x: *const E::S, q: *mut u8) {
     // SAFETY: forwarded contract.
-    unsafe { quantize_k_ref::<E>(blocks, x, q, 144, r::quantize_q4_k) }
+    unsafe { quantize_k4::<V, E, false>(blocks, x, q) }
 }
 
 /// Q5_K.
@@ -629,17 +759,94 @@ pub unsafe fn quantize_q4_k<V: Q16, E: Elem>(blocks: usize, x: *const E::S, q: *
 #[inline(always)]
 pub unsafe fn quantize_q5_k<V: Q16, E: Elem>(blocks: usize, x: *const E::S, q: *mut u8) {
     // SAFETY: forwarded contract.
-    unsafe { quantize_k_ref::<E>(blocks, x, q, 176, r::quantize_q5_k) }
+    unsafe { quantize_k4::<V, E, true>(blocks, x, q) }
 }
 
-/// Q6_K.
+/// ggml's `make_qx_quants(16, 32, x, L, 1, NULL)` on the 16 sub-blocks of a Q6_K super-block,
+/// one lane each (`x[i]` = element i of every sub-block), operations in the reference's order.
+/// Returns the scales and the inverse scale whose levels were kept (NaN for all-zero lanes).
+#[inline(always)]
+fn qx_lanes<V: Q16>(x: &[V; 16]) -> (V, V, u32) {
+    let zero = V::splat(0.0);
+    let (mut amax, mut max) = (zero, zero);
+    for &v in x {
+        let a = v.abs();
+        max = V::select_lt(amax, a, v, max);
+        amax = V::select_lt(amax, a, a, amax);
+    }
+    let small = V::splat(1e-15).mask_gt(amax);
+    let mut kept = V::splat(-32.0).div(max);
+    let (slx, sl2) = qx_sums(x, kept);
+    // `suml2 ? sumlx / suml2 : 0` (a NaN sum counts as non-zero, as in C).
+    let is_zero = sl2.mask_ge(zero) & !sl2.mask_gt(zero);
+    let mut scale = V::blend(!is_zero, slx.div(sl2), zero);
+    let mut best = scale.mul(slx);
+    for is in -9i32..=9 {
+        if is == 0 {
+            continue;
+        }
+        let iscale = V::splat(-(32.0 + 0.1 * is as f32)).div(max);
+        let (slx, sl2) = qx_sums(x, iscale);
+        let take = sl2.mask_gt(zero) & slx.mul(slx).mask_gt(best.mul(sl2));
+        if take != 0 {
+            let s = slx.div(sl2);
+            scale = V::blend(take, s, scale);
+            best = V::blend(take, s.mul(slx), best);
+            kept = V::blend(take, iscale, kept);
+        }
+    }
+    (V::blend(small, zero, scale), kept, small)
+}
+
+/// Σ (x²·x)·l and Σ (x²·l)·l over the 16 elements of each lane, sequentially.
+#[inline(always)]
+fn qx_sums<V: Q16>(x: &[V; 16], iscale: V) -> (V, V) {
+    let zero = V::splat(0.0);
+    let (mut slx, mut sl2) = (zero, zero);
+    for &v in x {
+        let l = clamp(iscale.mul(v).nearest_int(), -32.0, 31.0);
+        let w = v.mul(v);
+        slx = slx.add(w.mul(v).mul(l));
+        sl2 = sl2.add(w.mul(l).mul(l));
+    }
+    (slx, sl2)
+}
+
+/// Q6_K: the 16 sub-block searches in the 16 lanes ([`qx_lanes`]); the super-block part is the
+/// reference's [`r::q6_finish`]. Levels are only needed where a sub-block's 8-bit scale rounds
+/// to 0; they are recomputed from the kept inverse scale, as the reference leaves them.
 ///
 /// # Safety
 /// `blocks` whole blocks readable at `x`, writable at `q`.
 #[inline(always)]
 pub unsafe fn quantize_q6_k<V: Q16, E: Elem>(blocks: usize, x: *const E::S, q: *mut u8) {
-    // SAFETY: forwarded contract.
-    unsafe { quantize_k_ref::<E>(blocks, x, q, 210, r::quantize_q6_k) }
+    let mut buf = [0.0f32; QK_K];
+    for b in 0..blocks {
+        // SAFETY: block b is readable.
+        unsafe { widen::<V, E>(x.add(QK_K * b), &mut buf, QK_K) };
+        let mut xv = [V::splat(0.0); 16];
+        for (i, v) in xv.iter_mut().enumerate() {
+            // SAFETY: lane s reads buf[16 s + i] < 256.
+            *v = unsafe { V::gather(buf.as_ptr().add(i), 16) };
+        }
+        let (scale, kept, small) = qx_lanes(&xv);
+        let scales = lanes(scale);
+        let mut l = [0u8; QK_K];
+        let mut lv = [0.0f32; GROUP];
+        for (i, &v) in xv.iter().enumerate() {
+            let li = clamp(kept.mul(v).nearest_int(), -32.0, 31.0).add(V::splat(32.0));
+            // All-zero sub-blocks keep level 0 (make_qx_quants' early return).
+            let li = V::blend(small, V::splat(0.0), li);
+            // SAFETY: 16 elements.
+            unsafe { li.store_f32(lv.as_mut_ptr()) };
+            for s in 0..16 {
+                l[16 * s + i] = lv[s] as u8;
+            }
+        }
+        // SAFETY: block b is inside the caller's buffer.
+        let out = unsafe { std::slice::from_raw_parts_mut(q.add(210 * b), 210) };
+        r::q6_finish(&buf, &scales, l, out);
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -318,10 +318,29 @@ fn pack_scales_k4(ls: &[u8; 8], lm: &[u8; 8], s: &mut [u8]) {
 /// The common part of Q4_K and Q5_K: per-sub-block search, 6-bit scales, requantized levels.
 /// Writes d, dmin and the scales at `out[0..16]` and returns the 256 levels.
 fn quantize_k4_levels(x: &[f32], out: &mut [u8], nmax: i32, rmin: f32, nstep: i32) -> [u8; QK_K] {
-    let mut l = [0u8; QK_K];
-    let mut scales = [0.0f32; 8];
-    let mut mins = [0.0f32; 8];
-    let (mut max_scale, mut max_min) = (0.0f32, 0.0f32);
+    let search = k4_search(x, nmax, rmin, nstep);
+    k4_finish(x, &search, nmax, out)
+}
+
+/// The per-sub-block part of Q4_K/Q5_K: [`make_qkx2_quants`] on each 32 elements with weights
+/// `sqrt(Σx²/32) + |x|`. (The SIMD kernels compute this with one lane per sub-block.)
+#[derive(Clone, Copy, Debug)]
+pub struct K4Search {
+    /// Sub-block scales.
+    pub scales: [f32; 8],
+    /// Sub-block mins (negated, as make_qkx2_quants returns them).
+    pub mins: [f32; 8],
+    /// The levels the search chose.
+    pub levels: [u8; QK_K],
+}
+
+/// [`K4Search`] of one super-block.
+pub fn k4_search(x: &[f32], nmax: i32, rmin: f32, nstep: i32) -> K4Search {
+    let mut r = K4Search {
+        scales: [0.0; 8],
+        mins: [0.0; 8],
+        levels: [0; QK_K],
+    };
     for j in 0..8 {
         let xs = &x[32 * j..32 * j + 32];
         let mut sum_x2 = 0.0f32;
@@ -333,14 +352,33 @@ fn quantize_k4_levels(x: &[f32], out: &mut [u8], nmax: i32, rmin: f32, nstep: i3
         for (wi, &v) in w.iter_mut().zip(xs) {
             *wi = av_x + v.abs();
         }
-        let (s, m) = make_qkx2_quants(xs, &w, nmax, &mut l[32 * j..32 * j + 32], rmin, 0.1, nstep);
-        scales[j] = s;
-        mins[j] = m;
-        if s > max_scale {
-            max_scale = s;
+        let (s, m) = make_qkx2_quants(
+            xs,
+            &w,
+            nmax,
+            &mut r.levels[32 * j..32 * j + 32],
+            rmin,
+            0.1,
+            nstep,
+        );
+        r.scales[j] = s;
+        r.mins[j] = m;
+    }
+    r
+}
+
+/// The super-block part of Q4_K/Q5_K after the search: 6-bit scales and mins, d and dmin
+/// (written to `out[0..16]`), and the requantized levels (returned).
+pub fn k4_finish(x: &[f32], search: &K4Search, nmax: i32, out: &mut [u8]) -> [u8; QK_K] {
+    let (scales, mins) = (&search.scales, &search.mins);
+    let mut l = search.levels;
+    let (mut max_scale, mut max_min) = (0.0f32, 0.0f32);
+    for j in 0..8 {
+        if scales[j] > max_scale {
+            max_scale = scales[j];
         }
-        if m > max_min {
-            max_min = m;
+        if mins[j] > max_min {
+            max_min = mins[j];
         }
     }
     let inv_scale = if max_scale > 0.0 {
@@ -378,6 +416,11 @@ fn quantize_k4_levels(x: &[f32], out: &mut [u8], nmax: i32, rmin: f32, nstep: i3
 /// 2c in the low nibbles and 2c+1 in the high nibbles.
 pub fn quantize_q4_k(x: &[f32], out: &mut [u8]) {
     let l = quantize_k4_levels(x, out, 15, -1.0, 20);
+    pack_q4_k(&l, out);
+}
+
+/// Packs Q4_K levels after the 16-byte header.
+pub fn pack_q4_k(l: &[u8; QK_K], out: &mut [u8]) {
     for c in 0..4 {
         for i in 0..32 {
             out[16 + 32 * c + i] = l[64 * c + i] | (l[64 * c + 32 + i] << 4);
@@ -389,6 +432,11 @@ pub fn quantize_q4_k(x: &[f32], out: &mut [u8]) {
 /// element 64c + i in bit 2c of `qh[i]`, of 64c + 32 + i in bit 2c + 1.
 pub fn quantize_q5_k(x: &[f32], out: &mut [u8]) {
     let l = quantize_k4_levels(x, out, 31, -0.5, 15);
+    pack_q5_k(&l, out);
+}
+
+/// Packs Q5_K levels after the 16-byte header.
+pub fn pack_q5_k(l: &[u8; QK_K], out: &mut [u8]) {
     out[16..48].fill(0);
     for c in 0..4 {
         for i in 0..32 {
@@ -452,11 +500,19 @@ pub fn make_qx_quants(x: &[f32], nmax: i32) -> (f32, [u8; 16]) {
 pub fn quantize_q6_k(x: &[f32], out: &mut [u8]) {
     let mut scales = [0.0f32; 16];
     let mut l = [0u8; QK_K];
-    let (mut max_scale, mut max_abs_scale) = (0.0f32, 0.0f32);
     for ib in 0..16 {
         let (s, levels) = make_qx_quants(&x[16 * ib..16 * ib + 16], 32);
         scales[ib] = s;
         l[16 * ib..16 * ib + 16].copy_from_slice(&levels);
+    }
+    q6_finish(x, &scales, l, out);
+}
+
+/// The super-block part of Q6_K after the 16 sub-block searches (`scales`, `l` their levels):
+/// 8-bit scales, d, requantized levels and the packing.
+pub fn q6_finish(x: &[f32], scales: &[f32; 16], mut l: [u8; QK_K], out: &mut [u8]) {
+    let (mut max_scale, mut max_abs_scale) = (0.0f32, 0.0f32);
+    for &s in scales {
         if s.abs() > max_abs_scale {
             max_abs_scale = s.abs();
             max_scale = s;
