@@ -725,8 +725,8 @@ unsafe fn quantize_k4<V: Q16, E: Elem, const FIVE: bool>(
             for j in 0..8 {
                 search.scales[j] = scale[8 * h + j];
                 search.mins[j] = min[8 * h + j];
-                for i in 0..32 {
-                    search.levels[32 * j + i] = l[i][8 * h + j] as u8;
+                for (i, li) in l.iter().enumerate() {
+                    search.levels[32 * j + i] = li[8 * h + j] as u8;
                 }
             }
             let xs = &buf[QK_K * h..QK_K * (h + 1)];
