@@ -705,9 +705,28 @@ unsafe fn quantize_k4<V: Q16, E: Elem, const FIVE: bool>(
             buf.copy_within(..QK_K, QK_K);
         }
         let mut xv = [V::splat(0.0); 32];
+        let mut wild = 0u32;
         for (i, v) in xv.iter_mut().enumerate() {
             // SAFETY: lane s reads buf[32 s + i] < 512.
             *v = unsafe { V::gather(buf.as_ptr().add(i), 32) };
+            let a = v.abs();
+            wild |= a.mask_ge(V::splat(1e18)) | !a.mask_ge(V::splat(0.0));
+        }
+        if wild != 0 {
+            // NaN, infinities or |x| >= 1e18 (where x² and the weighted sums overflow): the
+            // lanes would follow the same IEEE operations, but the reference's sequential
+            // search is the one statement of what those non-finite paths give.
+            for h in 0..pair {
+                let xs = &buf[QK_K * h..QK_K * (h + 1)];
+                // SAFETY: block b0 + h is inside the caller's buffer.
+                let out = unsafe { std::slice::from_raw_parts_mut(q.add(bb * (b0 + h)), bb) };
+                if FIVE {
+                    r::quantize_q5_k(xs, out);
+                } else {
+                    r::quantize_q4_k(xs, out);
+                }
+            }
+            continue;
         }
         let (scale, min, l) = qkx2_lanes(&xv, nmax as f32, rmin, nstep);
         let (scale, min) = (lanes(scale), lanes(min));
