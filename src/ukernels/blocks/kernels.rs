@@ -13,6 +13,7 @@
 //!   x86's C conversions including NaN and out-of-range values, so even non-finite input gives
 //!   the scalar kernel's bytes.
 
+use super::Format;
 use super::lanes::{Q16, c_trunc, roundf};
 use super::reference as r;
 use super::reference::{KVALUES_MXFP4, QK, QK_K};
@@ -290,7 +291,12 @@ unsafe fn quantize_sym<V: Q16, E: Elem, const BITS: u32>(
 ) {
     let half = (1u32 << (BITS - 1)) as f32;
     let cap = ((1u32 << BITS) - 1) as f32;
-    let bb = if BITS == 4 { 18 } else { 22 };
+    let bb = if BITS == 4 {
+        Format::Q4_0
+    } else {
+        Format::Q5_0
+    }
+    .block_bytes();
     for g0 in (0..blocks).step_by(GROUP) {
         let n = GROUP.min(blocks - g0);
         // SAFETY: blocks g0..g0 + n are inside the caller's buffer.
@@ -331,7 +337,12 @@ unsafe fn quantize_affine<V: Q16, E: Elem, const BITS: u32>(
     let steps = ((1u32 << BITS) - 1) as f32;
     // Q5_1's `(uint8_t)` has no MIN: a cap of 2^31 leaves every defined conversion alone.
     let cap = if BITS == 4 { 15.0 } else { 2147483648.0 };
-    let bb = if BITS == 4 { 20 } else { 24 };
+    let bb = if BITS == 4 {
+        Format::Q4_1
+    } else {
+        Format::Q5_1
+    }
+    .block_bytes();
     for g0 in (0..blocks).step_by(GROUP) {
         let n = GROUP.min(blocks - g0);
         // SAFETY: blocks g0..g0 + n are inside the caller's buffer.
@@ -419,7 +430,11 @@ fn split5<V: Q16>(l0: V, l1: V) -> (V, V, u32) {
 /// `blocks` whole blocks readable at `x`, writable at `q`.
 #[inline(always)]
 unsafe fn quantize_q8<V: Q16, E: Elem, const SUM: bool>(blocks: usize, x: *const E::S, q: *mut u8) {
-    let (bb, at) = if SUM { (36, 4) } else { (34, 2) };
+    let (bb, at) = if SUM {
+        (Format::Q8_1.block_bytes(), 4)
+    } else {
+        (Format::Q8_0.block_bytes(), 2)
+    };
     for g0 in (0..blocks).step_by(GROUP) {
         let n = GROUP.min(blocks - g0);
         // SAFETY: blocks g0..g0 + n are inside the caller's buffer.
@@ -689,11 +704,12 @@ unsafe fn quantize_k4<V: Q16, E: Elem, const FIVE: bool>(
     x: *const E::S,
     q: *mut u8,
 ) {
-    let (nmax, rmin, nstep, bb) = if FIVE {
-        (31, -0.5, 15, 176)
+    let (nmax, rmin, nstep, f) = if FIVE {
+        (31, -0.5, 15, Format::Q5K)
     } else {
-        (15, -1.0, 20, 144)
+        (15, -1.0, 20, Format::Q4K)
     };
+    let bb = f.block_bytes();
     let mut buf = [0.0f32; 2 * QK_K];
     for b0 in (0..blocks).step_by(2) {
         let pair = (blocks - b0).min(2);
