@@ -97,6 +97,89 @@
 #define NNK_FLAG_CHECK_FINITE 16
 
 /**
+ * ONNX int8: `q = saturate(rne(x / scale) + zp)`, f32 scale per block, int8 zero points
+ * (optional). Computed scales: `amax / 127`, zero point 0.
+ */
+#define NNK_SCHEME_INT8 1
+
+/**
+ * ONNX uint8. Computed scales: DynamicQuantizeLinear per block (`(max(0, max x) - min(0, min
+ * x)) / 255`, zero point `saturate(rne(-min(0, min x) / scale))`), which needs zero points.
+ */
+#define NNK_SCHEME_UINT8 2
+
+/**
+ * ONNX int4 (two per byte, earlier element in the low nibble; zero points packed the same
+ * way, earlier block low). Computed scales: `amax / 7`, zero point 0.
+ */
+#define NNK_SCHEME_INT4 3
+
+/**
+ * ONNX uint4 (packed as int4). Computed scales as uint8 with 15 levels.
+ */
+#define NNK_SCHEME_UINT4 4
+
+/**
+ * OCP MXFP8 E4M3: block 32, one E8M0 scale byte per block, one byte per element.
+ */
+#define NNK_SCHEME_MXFP8_E4M3 16
+
+/**
+ * OCP MXFP8 E5M2 (as E4M3).
+ */
+#define NNK_SCHEME_MXFP8_E5M2 17
+
+/**
+ * OCP MXFP6 E2M3: four elements in three bytes, element i in bits [6i, 6i + 6) of the
+ * little-endian 24-bit group.
+ */
+#define NNK_SCHEME_MXFP6_E2M3 18
+
+/**
+ * OCP MXFP6 E3M2 (packed as E2M3).
+ */
+#define NNK_SCHEME_MXFP6_E3M2 19
+
+/**
+ * OCP MXFP4 E2M1: two per byte, earlier element in the low nibble.
+ */
+#define NNK_SCHEME_MXFP4_E2M1 20
+
+/**
+ * OCP MXINT8: two's complement bytes, value q / 64 times the block scale, q in [-127, 127].
+ */
+#define NNK_SCHEME_MXINT8 21
+
+/**
+ * NVIDIA NVFP4: block 16, one E4M3 scale byte per block, `tensor_scale` per tensor, E2M1
+ * elements two per byte (earlier element low).
+ */
+#define NNK_SCHEME_NVFP4 24
+
+/**
+ * bitsandbytes blockwise 8-bit with the signed dynamic map; block a power of two in
+ * 64..4096; f32 absmax per block.
+ */
+#define NNK_SCHEME_BNB_DYNAMIC8 32
+
+/**
+ * bitsandbytes NF4; block a power of two in 32..4096; two codes per byte, earlier element in
+ * the HIGH nibble (as bitsandbytes stores them).
+ */
+#define NNK_SCHEME_BNB_NF4 33
+
+/**
+ * bitsandbytes FP4 (its own E2M1 variant), packed as NF4.
+ */
+#define NNK_SCHEME_BNB_FP4 34
+
+/**
+ * `nnk_blockwise_params.flags`: quantize with the caller's scales (and zero points, if given)
+ * instead of computing them.
+ */
+#define NNK_BLOCKWISE_SCALES_GIVEN 1
+
+/**
  * Score function: the logit itself.
  */
 #define NNK_SCORE_IDENTITY 0
@@ -209,6 +292,31 @@ typedef struct nnk_threadpool nnk_threadpool;
  * (`NNK_STATUS_*`). Codes are never reused.
  */
 typedef int32_t nnk_status;
+
+/**
+ * A blockwise scheme and its block size.
+ */
+typedef struct {
+    /**
+     * `NNK_SCHEME_*`.
+     */
+    uint32_t scheme;
+    /**
+     * Elements per scale: any >= 1 for the ONNX integers, 32 for MX, 16 for NVFP4, a power of
+     * two in 64..4096 (dynamic-8) or 32..4096 (NF4, FP4) for bitsandbytes. The last block of
+     * a call may be partial.
+     */
+    uint32_t block_size;
+    /**
+     * `NNK_BLOCKWISE_SCALES_GIVEN` or 0.
+     */
+    uint32_t flags;
+    /**
+     * NVFP4's per-tensor f32 scale (finite, > 0; usually the tensor's amax / (6 · 448));
+     * ignored by the other schemes.
+     */
+    float tensor_scale;
+} nnk_blockwise_params;
 
 /**
  * Top-K gating parameters (see `nnk_topk_gating_f32`). Family presets, as
@@ -679,6 +787,413 @@ nnk_status nnk_reshape_dequantize_blocks_bf16(nnk_operator *op, size_t n);
 nnk_status nnk_setup_dequantize_blocks_bf16(nnk_operator *op,
                                             const void *in,
                                             uint16_t *y);
+
+/**
+ * Bytes of the element codes of `n` elements under `p` (8, 6 or 4 bits each, rounded up to
+ * whole bytes); 0 if `p` is NULL or invalid.
+ *
+ * # Safety
+ * `p` NULL or readable.
+ */
+size_t nnk_blockwise_q_bytes(const nnk_blockwise_params *p, size_t n);
+
+/**
+ * Bytes of the scales of `n` elements under `p`: one per block (E8M0 for MX, E4M3 for
+ * NVFP4) or four (f32: ONNX, bitsandbytes); 0 if `p` is NULL or invalid.
+ *
+ * # Safety
+ * `p` NULL or readable.
+ */
+size_t nnk_blockwise_scale_bytes(const nnk_blockwise_params *p, size_t n);
+
+/**
+ * Bytes of the zero points of `n` elements under `p`: one per block (int8, uint8), one per
+ * two blocks (int4, uint4), 0 for schemes without zero points or if `p` is NULL or invalid.
+ *
+ * # Safety
+ * `p` NULL or readable.
+ */
+size_t nnk_blockwise_zero_point_bytes(const nnk_blockwise_params *p, size_t n);
+
+/**
+ * Quantizes `n` float elements at `x` under `p`: element codes to `q`
+ * (`nnk_blockwise_q_bytes`), scales to `scales` (`nnk_blockwise_scale_bytes`; read instead
+ * when `p->flags` has `NNK_BLOCKWISE_SCALES_GIVEN`), zero points to or from `zero_points`
+ * (`nnk_blockwise_zero_point_bytes`; NULL means 0; required to compute uint8/uint4 scales;
+ * must be NULL for the other families). The last block may be partial. Scale and code
+ * buffers need no alignment. `n` = 0 succeeds without touching anything. NULL `p`, invalid
+ * parameters (scheme, block size, flags, NVFP4 tensor_scale not finite and > 0), NULL or
+ * misaligned buffers, zero points where the scheme has none, or buffers sharing a byte:
+ * `NNK_STATUS_INVALID_PARAMETER`, nothing written. The bytes never depend on the ISA or the
+ * thread count. Results, per family (the rules that depart from a public reference say so):
+ * - ONNX: equal to `onnx.reference` QuantizeLinear-21 (x / scale in f32, round half to even,
+ *   add the zero point, saturate) for every quotient below 2^31 in magnitude; larger ones and ±inf
+ *   saturate (the reference overflows int32), NaN gives the zero point. A computed scale of
+ *   0 (all-zero block) is stored as 1. NaN elements do not enter computed scales.
+ * - MX: scale byte `floor(log2 amax) - emax_elem + 127` from the exponent bits (amax 0
+ *   counts as 2^-126), at least 0; elements `x / 2^(byte - 127)` rounded to nearest even,
+ *   saturated at the format's largest normal, sign kept (−0 stays −0), equal to ml_dtypes'
+ *   casts. A block holding NaN or ±inf gets scale 0xFF (NaN) and zero codes. With given
+ *   scales, NaN elements saturate (MXINT8: 0).
+ * - NVFP4 (modelopt's NVFP4QTensor): scale `e4m3(amax / (6 · tensor_scale))`, 0 replaced by
+ *   1, raised to at least 2^-9 and saturated at 448; elements `x / (scale · tensor_scale)`
+ *   to E2M1 (nearest even, saturated at 6, sign set for negative quotients). NaN elements do
+ *   not enter the scale.
+ * - bitsandbytes (default backend, exact): absmax the NaN-propagating max |x|; code the
+ *   nearest by the f32 midpoints, ties to the lower code, NaN the last; whole blocks scale by
+ *   `x · (1 / max(absmax, 1e-38))`, a trailing partial block by `x / max(absmax, 1e-38)` and
+ *   stores that clamped absmax, as bitsandbytes does.
+ *
+ * `tp` may be NULL.
+ *
+ * # Safety
+ * `p` NULL or readable; the buffers valid for the sizes above; `tp` NULL or live.
+ */
+nnk_status nnk_quantize_blockwise_f32(const nnk_blockwise_params *p,
+                                      size_t n,
+                                      const float *x,
+                                      void *q,
+                                      void *scales,
+                                      void *zero_points,
+                                      nnk_threadpool *tp);
+
+/**
+ * Dequantizes `n` elements under `p` from codes `q`, scales `scales` and zero points
+ * `zero_points` (NULL: 0; must be NULL for schemes without them) into float elements at `y`:
+ * ONNX `(q - zp) · scale`; MX `value(q) · 2^(byte - 127)` (exact; byte 0xFF gives NaN);
+ * NVFP4 `value(q) · (f32(scale) · tensor_scale)`; bitsandbytes `code[q] · absmax`; each one
+ * f32 rounding at most. Validation as for the quantizer.
+ * `tp` may be NULL.
+ *
+ * # Safety
+ * `p` NULL or readable; the buffers valid for the sizes of `nnk_quantize_blockwise_f32`;
+ * `tp` NULL or live.
+ */
+nnk_status nnk_dequantize_blockwise_f32(const nnk_blockwise_params *p,
+                                        size_t n,
+                                        const void *q,
+                                        const void *scales,
+                                        const void *zero_points,
+                                        float *y,
+                                        nnk_threadpool *tp);
+
+/**
+ * Creates an operator quantizing float elements under `*p` (copied; see
+ * `nnk_quantize_blockwise_f32`). NULL or invalid `p`: `NNK_STATUS_INVALID_PARAMETER`, nothing
+ * written to `*op`.
+ *
+ * # Safety
+ * `p` NULL or readable; `op` NULL (rejected) or writable.
+ */
+nnk_status nnk_create_quantize_blockwise_f32(const nnk_blockwise_params *p, nnk_operator **op);
+
+/**
+ * Sets the element count `n` (0 runs as a no-op). An operator of another type is
+ * `NNK_STATUS_INVALID_PARAMETER`. Setup is needed afterwards.
+ *
+ * # Safety
+ * `op` NULL or a live operator handle.
+ */
+nnk_status nnk_reshape_quantize_blockwise_f32(nnk_operator *op, size_t n);
+
+/**
+ * Sets the buffers `x`, `q`, `scales`, `zero_points`, checked as the one-shot call checks them.
+ * `NNK_STATUS_INVALID_STATE` before a reshape.
+ *
+ * # Safety
+ * `op` NULL or a live operator handle; the buffers must stay valid for every run.
+ */
+nnk_status nnk_setup_quantize_blockwise_f32(nnk_operator *op,
+                                            const float *x,
+                                            void *q,
+                                            void *scales,
+                                            void *zero_points);
+
+/**
+ * Creates an operator dequantizing float elements under `*p` (copied; see
+ * `nnk_dequantize_blockwise_f32`). NULL or invalid `p`: `NNK_STATUS_INVALID_PARAMETER`, nothing
+ * written to `*op`.
+ *
+ * # Safety
+ * `p` NULL or readable; `op` NULL (rejected) or writable.
+ */
+nnk_status nnk_create_dequantize_blockwise_f32(const nnk_blockwise_params *p, nnk_operator **op);
+
+/**
+ * Sets the element count `n` (0 runs as a no-op). An operator of another type is
+ * `NNK_STATUS_INVALID_PARAMETER`. Setup is needed afterwards.
+ *
+ * # Safety
+ * `op` NULL or a live operator handle.
+ */
+nnk_status nnk_reshape_dequantize_blockwise_f32(nnk_operator *op, size_t n);
+
+/**
+ * Sets the buffers `q`, `scales`, `zero_points`, `y`, checked as the one-shot call checks them.
+ * `NNK_STATUS_INVALID_STATE` before a reshape.
+ *
+ * # Safety
+ * `op` NULL or a live operator handle; the buffers must stay valid for every run.
+ */
+nnk_status nnk_setup_dequantize_blockwise_f32(nnk_operator *op,
+                                              const void *q,
+                                              const void *scales,
+                                              const void *zero_points,
+                                              float *y);
+
+/**
+ * Quantizes `n` IEEE half (uint16_t bits) elements at `x` under `p`: element codes to `q`
+ * (`nnk_blockwise_q_bytes`), scales to `scales` (`nnk_blockwise_scale_bytes`; read instead
+ * when `p->flags` has `NNK_BLOCKWISE_SCALES_GIVEN`), zero points to or from `zero_points`
+ * (`nnk_blockwise_zero_point_bytes`; NULL means 0; required to compute uint8/uint4 scales;
+ * must be NULL for the other families). The last block may be partial. Scale and code
+ * buffers need no alignment. `n` = 0 succeeds without touching anything. NULL `p`, invalid
+ * parameters (scheme, block size, flags, NVFP4 tensor_scale not finite and > 0), NULL or
+ * misaligned buffers, zero points where the scheme has none, or buffers sharing a byte:
+ * `NNK_STATUS_INVALID_PARAMETER`, nothing written. The bytes never depend on the ISA or the
+ * thread count. Results, per family (the rules that depart from a public reference say so):
+ * - ONNX: equal to `onnx.reference` QuantizeLinear-21 (x / scale in f32, round half to even,
+ *   add the zero point, saturate) for every quotient below 2^31 in magnitude; larger ones and ±inf
+ *   saturate (the reference overflows int32), NaN gives the zero point. A computed scale of
+ *   0 (all-zero block) is stored as 1. NaN elements do not enter computed scales.
+ * - MX: scale byte `floor(log2 amax) - emax_elem + 127` from the exponent bits (amax 0
+ *   counts as 2^-126), at least 0; elements `x / 2^(byte - 127)` rounded to nearest even,
+ *   saturated at the format's largest normal, sign kept (−0 stays −0), equal to ml_dtypes'
+ *   casts. A block holding NaN or ±inf gets scale 0xFF (NaN) and zero codes. With given
+ *   scales, NaN elements saturate (MXINT8: 0).
+ * - NVFP4 (modelopt's NVFP4QTensor): scale `e4m3(amax / (6 · tensor_scale))`, 0 replaced by
+ *   1, raised to at least 2^-9 and saturated at 448; elements `x / (scale · tensor_scale)`
+ *   to E2M1 (nearest even, saturated at 6, sign set for negative quotients). NaN elements do
+ *   not enter the scale.
+ * - bitsandbytes (default backend, exact): absmax the NaN-propagating max |x|; code the
+ *   nearest by the f32 midpoints, ties to the lower code, NaN the last; whole blocks scale by
+ *   `x · (1 / max(absmax, 1e-38))`, a trailing partial block by `x / max(absmax, 1e-38)` and
+ *   stores that clamped absmax, as bitsandbytes does.
+ *
+ * f16/bf16 sources are widened exactly: the bytes are those of the same values in f32.
+ * `tp` may be NULL.
+ *
+ * # Safety
+ * `p` NULL or readable; the buffers valid for the sizes above; `tp` NULL or live.
+ */
+nnk_status nnk_quantize_blockwise_f16(const nnk_blockwise_params *p,
+                                      size_t n,
+                                      const uint16_t *x,
+                                      void *q,
+                                      void *scales,
+                                      void *zero_points,
+                                      nnk_threadpool *tp);
+
+/**
+ * Dequantizes `n` elements under `p` from codes `q`, scales `scales` and zero points
+ * `zero_points` (NULL: 0; must be NULL for schemes without them) into IEEE half (uint16_t bits) elements at `y`:
+ * ONNX `(q - zp) · scale`; MX `value(q) · 2^(byte - 127)` (exact; byte 0xFF gives NaN);
+ * NVFP4 `value(q) · (f32(scale) · tensor_scale)`; bitsandbytes `code[q] · absmax`; each one
+ * f32 rounding at most rounded to nearest even. Validation as for the quantizer.
+ * `tp` may be NULL.
+ *
+ * # Safety
+ * `p` NULL or readable; the buffers valid for the sizes of `nnk_quantize_blockwise_f32`;
+ * `tp` NULL or live.
+ */
+nnk_status nnk_dequantize_blockwise_f16(const nnk_blockwise_params *p,
+                                        size_t n,
+                                        const void *q,
+                                        const void *scales,
+                                        const void *zero_points,
+                                        uint16_t *y,
+                                        nnk_threadpool *tp);
+
+/**
+ * Creates an operator quantizing IEEE half (uint16_t bits) elements under `*p` (copied; see
+ * `nnk_quantize_blockwise_f16`). NULL or invalid `p`: `NNK_STATUS_INVALID_PARAMETER`, nothing
+ * written to `*op`.
+ *
+ * # Safety
+ * `p` NULL or readable; `op` NULL (rejected) or writable.
+ */
+nnk_status nnk_create_quantize_blockwise_f16(const nnk_blockwise_params *p, nnk_operator **op);
+
+/**
+ * Sets the element count `n` (0 runs as a no-op). An operator of another type is
+ * `NNK_STATUS_INVALID_PARAMETER`. Setup is needed afterwards.
+ *
+ * # Safety
+ * `op` NULL or a live operator handle.
+ */
+nnk_status nnk_reshape_quantize_blockwise_f16(nnk_operator *op, size_t n);
+
+/**
+ * Sets the buffers `x`, `q`, `scales`, `zero_points`, checked as the one-shot call checks them.
+ * `NNK_STATUS_INVALID_STATE` before a reshape.
+ *
+ * # Safety
+ * `op` NULL or a live operator handle; the buffers must stay valid for every run.
+ */
+nnk_status nnk_setup_quantize_blockwise_f16(nnk_operator *op,
+                                            const uint16_t *x,
+                                            void *q,
+                                            void *scales,
+                                            void *zero_points);
+
+/**
+ * Creates an operator dequantizing IEEE half (uint16_t bits) elements under `*p` (copied; see
+ * `nnk_dequantize_blockwise_f16`). NULL or invalid `p`: `NNK_STATUS_INVALID_PARAMETER`, nothing
+ * written to `*op`.
+ *
+ * # Safety
+ * `p` NULL or readable; `op` NULL (rejected) or writable.
+ */
+nnk_status nnk_create_dequantize_blockwise_f16(const nnk_blockwise_params *p, nnk_operator **op);
+
+/**
+ * Sets the element count `n` (0 runs as a no-op). An operator of another type is
+ * `NNK_STATUS_INVALID_PARAMETER`. Setup is needed afterwards.
+ *
+ * # Safety
+ * `op` NULL or a live operator handle.
+ */
+nnk_status nnk_reshape_dequantize_blockwise_f16(nnk_operator *op, size_t n);
+
+/**
+ * Sets the buffers `q`, `scales`, `zero_points`, `y`, checked as the one-shot call checks them.
+ * `NNK_STATUS_INVALID_STATE` before a reshape.
+ *
+ * # Safety
+ * `op` NULL or a live operator handle; the buffers must stay valid for every run.
+ */
+nnk_status nnk_setup_dequantize_blockwise_f16(nnk_operator *op,
+                                              const void *q,
+                                              const void *scales,
+                                              const void *zero_points,
+                                              uint16_t *y);
+
+/**
+ * Quantizes `n` bfloat16 (uint16_t bits) elements at `x` under `p`: element codes to `q`
+ * (`nnk_blockwise_q_bytes`), scales to `scales` (`nnk_blockwise_scale_bytes`; read instead
+ * when `p->flags` has `NNK_BLOCKWISE_SCALES_GIVEN`), zero points to or from `zero_points`
+ * (`nnk_blockwise_zero_point_bytes`; NULL means 0; required to compute uint8/uint4 scales;
+ * must be NULL for the other families). The last block may be partial. Scale and code
+ * buffers need no alignment. `n` = 0 succeeds without touching anything. NULL `p`, invalid
+ * parameters (scheme, block size, flags, NVFP4 tensor_scale not finite and > 0), NULL or
+ * misaligned buffers, zero points where the scheme has none, or buffers sharing a byte:
+ * `NNK_STATUS_INVALID_PARAMETER`, nothing written. The bytes never depend on the ISA or the
+ * thread count. Results, per family (the rules that depart from a public reference say so):
+ * - ONNX: equal to `onnx.reference` QuantizeLinear-21 (x / scale in f32, round half to even,
+ *   add the zero point, saturate) for every quotient below 2^31 in magnitude; larger ones and ±inf
+ *   saturate (the reference overflows int32), NaN gives the zero point. A computed scale of
+ *   0 (all-zero block) is stored as 1. NaN elements do not enter computed scales.
+ * - MX: scale byte `floor(log2 amax) - emax_elem + 127` from the exponent bits (amax 0
+ *   counts as 2^-126), at least 0; elements `x / 2^(byte - 127)` rounded to nearest even,
+ *   saturated at the format's largest normal, sign kept (−0 stays −0), equal to ml_dtypes'
+ *   casts. A block holding NaN or ±inf gets scale 0xFF (NaN) and zero codes. With given
+ *   scales, NaN elements saturate (MXINT8: 0).
+ * - NVFP4 (modelopt's NVFP4QTensor): scale `e4m3(amax / (6 · tensor_scale))`, 0 replaced by
+ *   1, raised to at least 2^-9 and saturated at 448; elements `x / (scale · tensor_scale)`
+ *   to E2M1 (nearest even, saturated at 6, sign set for negative quotients). NaN elements do
+ *   not enter the scale.
+ * - bitsandbytes (default backend, exact): absmax the NaN-propagating max |x|; code the
+ *   nearest by the f32 midpoints, ties to the lower code, NaN the last; whole blocks scale by
+ *   `x · (1 / max(absmax, 1e-38))`, a trailing partial block by `x / max(absmax, 1e-38)` and
+ *   stores that clamped absmax, as bitsandbytes does.
+ *
+ * f16/bf16 sources are widened exactly: the bytes are those of the same values in f32.
+ * `tp` may be NULL.
+ *
+ * # Safety
+ * `p` NULL or readable; the buffers valid for the sizes above; `tp` NULL or live.
+ */
+nnk_status nnk_quantize_blockwise_bf16(const nnk_blockwise_params *p,
+                                       size_t n,
+                                       const uint16_t *x,
+                                       void *q,
+                                       void *scales,
+                                       void *zero_points,
+                                       nnk_threadpool *tp);
+
+/**
+ * Dequantizes `n` elements under `p` from codes `q`, scales `scales` and zero points
+ * `zero_points` (NULL: 0; must be NULL for schemes without them) into bfloat16 (uint16_t bits) elements at `y`:
+ * ONNX `(q - zp) · scale`; MX `value(q) · 2^(byte - 127)` (exact; byte 0xFF gives NaN);
+ * NVFP4 `value(q) · (f32(scale) · tensor_scale)`; bitsandbytes `code[q] · absmax`; each one
+ * f32 rounding at most rounded to nearest even. Validation as for the quantizer.
+ * `tp` may be NULL.
+ *
+ * # Safety
+ * `p` NULL or readable; the buffers valid for the sizes of `nnk_quantize_blockwise_f32`;
+ * `tp` NULL or live.
+ */
+nnk_status nnk_dequantize_blockwise_bf16(const nnk_blockwise_params *p,
+                                         size_t n,
+                                         const void *q,
+                                         const void *scales,
+                                         const void *zero_points,
+                                         uint16_t *y,
+                                         nnk_threadpool *tp);
+
+/**
+ * Creates an operator quantizing bfloat16 (uint16_t bits) elements under `*p` (copied; see
+ * `nnk_quantize_blockwise_bf16`). NULL or invalid `p`: `NNK_STATUS_INVALID_PARAMETER`, nothing
+ * written to `*op`.
+ *
+ * # Safety
+ * `p` NULL or readable; `op` NULL (rejected) or writable.
+ */
+nnk_status nnk_create_quantize_blockwise_bf16(const nnk_blockwise_params *p, nnk_operator **op);
+
+/**
+ * Sets the element count `n` (0 runs as a no-op). An operator of another type is
+ * `NNK_STATUS_INVALID_PARAMETER`. Setup is needed afterwards.
+ *
+ * # Safety
+ * `op` NULL or a live operator handle.
+ */
+nnk_status nnk_reshape_quantize_blockwise_bf16(nnk_operator *op, size_t n);
+
+/**
+ * Sets the buffers `x`, `q`, `scales`, `zero_points`, checked as the one-shot call checks them.
+ * `NNK_STATUS_INVALID_STATE` before a reshape.
+ *
+ * # Safety
+ * `op` NULL or a live operator handle; the buffers must stay valid for every run.
+ */
+nnk_status nnk_setup_quantize_blockwise_bf16(nnk_operator *op,
+                                             const uint16_t *x,
+                                             void *q,
+                                             void *scales,
+                                             void *zero_points);
+
+/**
+ * Creates an operator dequantizing bfloat16 (uint16_t bits) elements under `*p` (copied; see
+ * `nnk_dequantize_blockwise_bf16`). NULL or invalid `p`: `NNK_STATUS_INVALID_PARAMETER`, nothing
+ * written to `*op`.
+ *
+ * # Safety
+ * `p` NULL or readable; `op` NULL (rejected) or writable.
+ */
+nnk_status nnk_create_dequantize_blockwise_bf16(const nnk_blockwise_params *p, nnk_operator **op);
+
+/**
+ * Sets the element count `n` (0 runs as a no-op). An operator of another type is
+ * `NNK_STATUS_INVALID_PARAMETER`. Setup is needed afterwards.
+ *
+ * # Safety
+ * `op` NULL or a live operator handle.
+ */
+nnk_status nnk_reshape_dequantize_blockwise_bf16(nnk_operator *op, size_t n);
+
+/**
+ * Sets the buffers `q`, `scales`, `zero_points`, `y`, checked as the one-shot call checks them.
+ * `NNK_STATUS_INVALID_STATE` before a reshape.
+ *
+ * # Safety
+ * `op` NULL or a live operator handle; the buffers must stay valid for every run.
+ */
+nnk_status nnk_setup_dequantize_blockwise_bf16(nnk_operator *op,
+                                               const void *q,
+                                               const void *scales,
+                                               const void *zero_points,
+                                               uint16_t *y);
 
 /**
  * Converts `n` elements from f32 to IEEE binary16 (f16), rounded to nearest even (overflow

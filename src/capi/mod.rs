@@ -11,6 +11,7 @@ use crate::isa::{self, IsaLevel};
 use crate::status::{Result, Status};
 
 pub mod blocks;
+pub mod blockwise;
 pub mod convert;
 pub mod gating;
 pub mod operator;

@@ -6,6 +6,7 @@ use std::ffi::CStr;
 use crate::isa::IsaLevel;
 
 pub mod blocks;
+pub mod blockwise;
 pub mod gating;
 pub mod softmax;
 pub mod vcvt;

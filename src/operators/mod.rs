@@ -3,6 +3,7 @@
 //! setup. The kernel is chosen at create from the ISA level in force then.
 
 pub mod blocks;
+pub mod blockwise;
 pub mod buffer;
 pub mod convert;
 pub mod gating;
@@ -143,6 +144,12 @@ pub enum Body {
     BlocksF16(blocks::BlocksOp<crate::ukernels::simd::F16>),
     /// GGUF block quantize / dequantize with bf16 elements.
     BlocksBf16(blocks::BlocksOp<crate::ukernels::simd::Bf16>),
+    /// Split-scale blockwise quantize / dequantize with f32 elements.
+    BlockwiseF32(blockwise::BlockwiseOp<crate::ukernels::simd::F32>),
+    /// Split-scale blockwise quantize / dequantize with f16 elements.
+    BlockwiseF16(blockwise::BlockwiseOp<crate::ukernels::simd::F16>),
+    /// Split-scale blockwise quantize / dequantize with bf16 elements.
+    BlockwiseBf16(blockwise::BlockwiseOp<crate::ukernels::simd::Bf16>),
 }
 
 /// An operator: type-specific body plus the lifecycle state shared by all.
@@ -191,6 +198,9 @@ impl Operator {
             Body::BlocksF32(o) => o.kernel_name(),
             Body::BlocksF16(o) => o.kernel_name(),
             Body::BlocksBf16(o) => o.kernel_name(),
+            Body::BlockwiseF32(o) => o.kernel_name(),
+            Body::BlockwiseF16(o) => o.kernel_name(),
+            Body::BlockwiseBf16(o) => o.kernel_name(),
         }
     }
 
@@ -241,6 +251,9 @@ impl Operator {
             Body::BlocksF32(o) => o.run(tp),
             Body::BlocksF16(o) => o.run(tp),
             Body::BlocksBf16(o) => o.run(tp),
+            Body::BlockwiseF32(o) => o.run(tp),
+            Body::BlockwiseF16(o) => o.run(tp),
+            Body::BlockwiseBf16(o) => o.run(tp),
         }
     }
 }

@@ -4,6 +4,7 @@
 //! stores or a stack copy, never an over-read).
 
 pub mod blocks;
+pub mod blockwise;
 pub mod cvt;
 pub mod gating;
 pub mod simd;

@@ -90,6 +90,7 @@ static uint32_t ref_bf16_to_f32(uint16_t h) {
 }
 
 #include "blocks_ref.h"
+#include "blockwise_ref.h"
 
 /* ---------------------------------------------------------------- helpers */
 
@@ -1009,6 +1010,124 @@ static void check_blocks(void) {
     CHECK_STATUS(nnk_quantize_blocks_f32(5, 32, x, got, 0, NULL), NNK_STATUS_INVALID_PARAMETER);
 }
 
+/* ---------------------------------------------------------------- split-scale blockwise */
+
+static const uint32_t bw_schemes[] = {NNK_SCHEME_INT8, NNK_SCHEME_UINT8, NNK_SCHEME_INT4, NNK_SCHEME_UINT4,
+                                      NNK_SCHEME_MXFP8_E4M3, NNK_SCHEME_MXFP8_E5M2, NNK_SCHEME_MXFP6_E2M3,
+                                      NNK_SCHEME_MXFP6_E3M2, NNK_SCHEME_MXFP4_E2M1, NNK_SCHEME_MXINT8,
+                                      NNK_SCHEME_NVFP4, NNK_SCHEME_BNB_DYNAMIC8, NNK_SCHEME_BNB_NF4,
+                                      NNK_SCHEME_BNB_FP4};
+
+static uint32_t bw_block(uint32_t scheme, int variant) {
+    if (scheme <= 4) return variant ? 7 : 64;
+    if (scheme == NNK_SCHEME_NVFP4) return 16;
+    if (scheme == NNK_SCHEME_BNB_DYNAMIC8) return variant ? 256 : 64;
+    if (scheme >= 32) return variant ? 64 : 32;
+    return 32;
+}
+
+static nnk_status bw_quantize(int t, const nnk_blockwise_params *p, size_t n, const void *x, void *q, void *s,
+                              void *z, nnk_threadpool *tp) {
+    if (t == 0) return nnk_quantize_blockwise_f32(p, n, (const float *)x, q, s, z, tp);
+    if (t == 1) return nnk_quantize_blockwise_f16(p, n, (const uint16_t *)x, q, s, z, tp);
+    return nnk_quantize_blockwise_bf16(p, n, (const uint16_t *)x, q, s, z, tp);
+}
+
+static nnk_status bw_dequantize(int t, const nnk_blockwise_params *p, size_t n, const void *q, const void *s,
+                                const void *z, void *y, nnk_threadpool *tp) {
+    if (t == 0) return nnk_dequantize_blockwise_f32(p, n, q, s, z, (float *)y, tp);
+    if (t == 1) return nnk_dequantize_blockwise_f16(p, n, q, s, z, (uint16_t *)y, tp);
+    return nnk_dequantize_blockwise_bf16(p, n, q, s, z, (uint16_t *)y, tp);
+}
+
+static void check_blockwise(nnk_threadpool *tp) {
+    enum { MAXN = 256 * 12 + 5 };
+    static float x[MAXN], xw[MAXN], yref[MAXN], y[MAXN];
+    static uint16_t xh[MAXN], yh[MAXN];
+    static uint8_t wq[MAXN], ws[MAXN * 4], wz[MAXN], gq[MAXN], gs[MAXN * 4], gz[MAXN];
+    static const float scales[] = {1.0f, 1e-3f, 3e4f, 1e-30f, 1e30f, 1e-8f};
+    size_t si;
+    CHECK(bw_tables_ready, "tests/vectors/bnb_dynamic8.f32 not read");
+    for (si = 0; si < sizeof bw_schemes / sizeof bw_schemes[0]; si++) {
+        uint32_t sch = bw_schemes[si];
+        int variant, given, with_z, t;
+        for (variant = 0; variant < 2; variant++)
+            for (given = 0; given < 2; given++)
+                for (with_z = 0; with_z < 2; with_z++) {
+                    nnk_blockwise_params p;
+                    size_t bs = bw_block(sch, variant), n = bs * 12 - (variant ? 3 : 0), i, qb, sb, zb;
+                    float ts = variant ? 0.013f : 1.0f;
+                    if (with_z && sch > 4) continue;
+                    if (!with_z && !given && (sch == 2 || sch == 4)) continue; /* needs zero points */
+                    p.scheme = sch;
+                    p.block_size = (uint32_t)bs;
+                    p.flags = given ? NNK_BLOCKWISE_SCALES_GIVEN : 0;
+                    p.tensor_scale = ts;
+                    qb = nnk_blockwise_q_bytes(&p, n);
+                    sb = nnk_blockwise_scale_bytes(&p, n);
+                    zb = with_z ? nnk_blockwise_zero_point_bytes(&p, n) : 0;
+                    CHECK(qb == (n * (size_t)bwref_bits(sch) + 7) / 8 && sb > 0, "scheme %u sizes", sch);
+                    for (i = 0; i < n; i++) {
+                        size_t b = i / bs;
+                        x[i] = block_value((int)(b % 8), (int)(i % bs), scales[(b * 7) % 6]);
+                    }
+                    for (i = 0; i < sb; i++) ws[i] = (uint8_t)rng();
+                    if (given && (sch <= 4 || sch >= 32))
+                        for (i = 0; i < sb / 4; i++) bwref_set_f32(ws + 4 * i, ((float)(rng() % 1000) + 1.0f) * 0.003f);
+                    for (i = 0; i < zb; i++) wz[i] = (uint8_t)rng();
+                    for (t = 0; t < 3; t++) {
+                        for (i = 0; i < n; i++) {
+                            if (t == 0) xw[i] = x[i];
+                            if (t == 1) { xh[i] = ref_f32_to_f16(x[i]); xw[i] = bits_f32(ref_f16_to_f32(xh[i])); }
+                            if (t == 2) { xh[i] = ref_f32_to_bf16(x[i]); xw[i] = bits_f32(ref_bf16_to_f32(xh[i])); }
+                        }
+                        memset(wq, 0, qb);
+                        if (!given) { memset(ws, 0, sb); memset(wz, 0, zb); }
+                        memcpy(gs, ws, sb);
+                        memcpy(gz, wz, zb);
+                        memset(gq, 0xA5, qb);
+                        bwref_quantize(sch, bs, given, ts, n, xw, wq, ws, with_z ? wz : NULL);
+                        CHECK_STATUS(bw_quantize(t, &p, n, t ? (const void *)xh : (const void *)xw, gq, gs, with_z ? gz : NULL, tp),
+                                     NNK_STATUS_SUCCESS);
+                        CHECK(memcmp(wq, gq, qb) == 0, "quantize scheme %u block %u given %d zp %d source %s: codes", sch,
+                              (unsigned)bs, given, with_z, dtype_name[t]);
+                        CHECK(memcmp(ws, gs, sb) == 0, "quantize scheme %u block %u given %d source %s: scales", sch,
+                              (unsigned)bs, given, dtype_name[t]);
+                        CHECK(memcmp(wz, gz, zb) == 0, "quantize scheme %u block %u: zero points", sch, (unsigned)bs);
+                    }
+                    /* Dequantize random codes with these scales and zero points. */
+                    for (i = 0; i < qb; i++) gq[i] = (uint8_t)rng();
+                    bwref_dequantize(sch, bs, ts, n, gq, ws, with_z ? wz : NULL, yref);
+                    for (t = 0; t < 3; t++) {
+                        CHECK_STATUS(bw_dequantize(t, &p, n, gq, ws, with_z ? wz : NULL, t ? (void *)yh : (void *)y, tp),
+                                     NNK_STATUS_SUCCESS);
+                        for (i = 0; i < n; i++) {
+                            int ok;
+                            if (t == 0) ok = f32_bits(y[i]) == f32_bits(yref[i]) || (isnan(y[i]) && isnan(yref[i]));
+                            else if (t == 1) ok = yh[i] == ref_f32_to_f16(yref[i]) || isnan(yref[i]);
+                            else ok = yh[i] == ref_f32_to_bf16(yref[i]) || isnan(yref[i]);
+                            if (!ok) {
+                                CHECK(0, "dequantize scheme %u block %u to %s element %u", sch, (unsigned)bs, dtype_name[t], (unsigned)i);
+                                break;
+                            }
+                        }
+                    }
+                    /* Errors write nothing: unknown flag, zero points where there are none. */
+                    memset(gq, 0xA5, qb);
+                    p.flags = 0x80;
+                    CHECK_STATUS(bw_quantize(0, &p, n, x, gq, gs, with_z ? gz : NULL, tp), NNK_STATUS_INVALID_PARAMETER);
+                    p.flags = 0;
+                    if (sch > 4) CHECK_STATUS(bw_quantize(0, &p, n, x, gq, gs, gz, tp), NNK_STATUS_INVALID_PARAMETER);
+                    CHECK(gq[0] == 0xA5 && gq[qb - 1] == 0xA5, "scheme %u: written on error", sch);
+                }
+    }
+    {
+        nnk_blockwise_params p = {99, 32, 0, 1.0f};
+        CHECK(nnk_blockwise_q_bytes(&p, 64) == 0, "unknown scheme has a size");
+        CHECK_STATUS(nnk_quantize_blockwise_f32(&p, 64, x, gq, gs, NULL, NULL), NNK_STATUS_INVALID_PARAMETER);
+    }
+}
+
 int main(int argc, char **argv) {
     const char *expect_isa = NULL;
     uint32_t top, level;
@@ -1024,6 +1143,7 @@ int main(int argc, char **argv) {
     }
     CHECK_STATUS(nnk_initialize(), NNK_STATUS_SUCCESS);
     CHECK_STATUS(nnk_initialize(), NNK_STATUS_SUCCESS);
+    bwref_init("tests/vectors/bnb_dynamic8.f32"); /* cargo runs the suite from the crate root */
     top = nnk_isa();
     printf("nnkern %s, ISA in force: %s\n", nnk_version_string(), isa_name(top));
     if (expect_isa) CHECK(strcmp(expect_isa, isa_name(top)) == 0, "expected ISA %s, got %s", expect_isa, isa_name(top));
@@ -1045,6 +1165,7 @@ int main(int argc, char **argv) {
         check_gating(NULL);
         check_dispatch(NULL);
         check_blocks();
+        check_blockwise(NULL);
     }
     check_gating_errors();
     if (failures) {

@@ -65,6 +65,29 @@ pub trait Q16: V16 {
     /// # Safety
     /// 16 writable bytes at `p`.
     unsafe fn store_nibbles(lo: Self, hi: Self, p: *mut u8);
+    /// Lane-wise maximum of the bit patterns as integers (the float maximum for lanes with the
+    /// sign bit clear, where a NaN ranks above +inf).
+    fn max_bits(self, o: Self) -> Self;
+    /// Lane-wise `from_bits(to_bits(lane) & mask)`.
+    fn and_bits(self, mask: u32) -> Self;
+    /// Lane-wise `(to_bits(lane) >> shift) as f32` for `shift` >= 1.
+    fn bits_shr(self, shift: u32) -> Self;
+    /// Lane `i` is `table[idx[i]]` for integer-valued `idx`.
+    ///
+    /// # Safety
+    /// Every index is inside `table`.
+    unsafe fn lookup(table: *const f32, idx: Self) -> Self;
+    /// Stores 8 bytes, byte `i` holding the low 4 bits of the integer lanes `2i` and `2i + 1`:
+    /// lane `2i` in the low nibble, or in the high one if `high_first`.
+    ///
+    /// # Safety
+    /// 8 writable bytes at `p`.
+    unsafe fn store_nibble_pairs(self, p: *mut u8, high_first: bool);
+    /// The inverse of [`Q16::store_nibble_pairs`]: 8 bytes to 16 lanes of nibbles.
+    ///
+    /// # Safety
+    /// 8 readable bytes at `p`.
+    unsafe fn load_nibble_pairs(p: *const u8, high_first: bool) -> Self;
 }
 
 /// C's truncating float → int conversion in an f32 lane: `trunc(x)` where `(int)x` is defined,
@@ -159,5 +182,43 @@ impl Q16 for S16 {
         let b: [u8; 16] = std::array::from_fn(|i| (c_int(lo.0[i]) | (c_int(hi.0[i]) << 4)) as u8);
         // SAFETY: 16 writable bytes (caller).
         unsafe { p.cast::<[u8; 16]>().write_unaligned(b) }
+    }
+    #[inline(always)]
+    fn max_bits(self, o: Self) -> Self {
+        S16(std::array::from_fn(|i| {
+            f32::from_bits((self.0[i].to_bits() as i32).max(o.0[i].to_bits() as i32) as u32)
+        }))
+    }
+    #[inline(always)]
+    fn and_bits(self, mask: u32) -> Self {
+        S16(self.0.map(|v| f32::from_bits(v.to_bits() & mask)))
+    }
+    #[inline(always)]
+    fn bits_shr(self, shift: u32) -> Self {
+        S16(self.0.map(|v| (v.to_bits() >> shift) as f32))
+    }
+    #[inline(always)]
+    unsafe fn lookup(table: *const f32, idx: Self) -> Self {
+        // SAFETY: every index inside the table (caller).
+        S16(idx.0.map(|i| unsafe { table.add(i as usize).read() }))
+    }
+    #[inline(always)]
+    unsafe fn store_nibble_pairs(self, p: *mut u8, high_first: bool) {
+        let c = self.0.map(|v| c_int(v) as u8 & 15);
+        let b: [u8; 8] = std::array::from_fn(|i| {
+            let (a, b) = (c[2 * i], c[2 * i + 1]);
+            if high_first { a << 4 | b } else { a | b << 4 }
+        });
+        // SAFETY: 8 writable bytes (caller).
+        unsafe { p.cast::<[u8; 8]>().write_unaligned(b) }
+    }
+    #[inline(always)]
+    unsafe fn load_nibble_pairs(p: *const u8, high_first: bool) -> Self {
+        // SAFETY: 8 readable bytes (caller).
+        let b = unsafe { p.cast::<[u8; 8]>().read_unaligned() };
+        S16(std::array::from_fn(|i| {
+            let (lo, hi) = (b[i / 2] & 15, b[i / 2] >> 4);
+            f32::from(if (i % 2 == 1) != high_first { hi } else { lo })
+        }))
     }
 }

@@ -33,6 +33,54 @@ fn narrow(a: __m256i, b: __m256i) -> __m128i {
     }
 }
 
+/// Lane-wise integer max of the bit patterns of 8 lanes.
+#[inline(always)]
+fn max_bits8(a: __m256, b: __m256) -> __m256 {
+    // SAFETY: only reached from kernels compiled with (at least) the AVX2 level's features.
+    unsafe {
+        _mm256_castsi256_ps(_mm256_max_epi32(
+            _mm256_castps_si256(a),
+            _mm256_castps_si256(b),
+        ))
+    }
+}
+
+/// 4 bytes of nibble pairs of 8 integer lanes (see [`Q16::store_nibble_pairs`]): each 64-bit
+/// lane's low byte gets both nibbles; a byte shuffle and two extracts collect the four.
+#[inline(always)]
+fn nibble_pairs8(v: __m256, high_first: bool) -> u32 {
+    // SAFETY: only reached from kernels compiled with (at least) the AVX2 level's features.
+    unsafe {
+        let v = _mm256_and_si256(_mm256_cvttps_epi32(v), _mm256_set1_epi32(15));
+        let t = if high_first {
+            _mm256_or_si256(_mm256_slli_epi64::<4>(v), _mm256_srli_epi64::<32>(v))
+        } else {
+            _mm256_or_si256(v, _mm256_srli_epi64::<28>(v))
+        };
+        let sel = _mm256_setr_epi8(
+            0, 8, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 0, 8, -1, -1, -1, -1, -1,
+            -1, -1, -1, -1, -1, -1, -1, -1, -1,
+        );
+        let s = _mm256_shuffle_epi8(t, sel);
+        (_mm256_extract_epi16::<0>(s) as u32 & 0xFFFF) | (_mm256_extract_epi16::<8>(s) as u32) << 16
+    }
+}
+
+/// 8 lanes of nibbles from 4 bytes (the inverse of [`nibble_pairs8`]).
+#[inline(always)]
+fn unpack_nibble_pairs8(bytes: u32, high_first: bool) -> __m256 {
+    // SAFETY: only reached from kernels compiled with (at least) the AVX2 level's features.
+    unsafe {
+        let b = _mm256_cvtepu8_epi64(_mm_cvtsi32_si128(bytes as i32));
+        let (lo, hi) = (
+            _mm256_and_si256(b, _mm256_set1_epi64x(15)),
+            _mm256_srli_epi64::<4>(b),
+        );
+        let (first, second) = if high_first { (hi, lo) } else { (lo, hi) };
+        _mm256_cvtepi32_ps(_mm256_or_si256(first, _mm256_slli_epi64::<32>(second)))
+    }
+}
+
 // SAFETY (every `unsafe` block in this impl that only calls intrinsics): `A16` is only used
 // inside functions compiled with the AVX2 level's target features (or more), which are only
 // called on CPUs that have them; these methods inline into them.
@@ -135,6 +183,60 @@ impl Q16 for A16 {
                 _mm256_slli_epi32::<4>(_mm256_cvttps_epi32(hi.1)),
             );
             _mm_storeu_si128(p.cast(), narrow(a, b))
+        }
+    }
+    #[inline(always)]
+    fn max_bits(self, o: Self) -> Self {
+        A16(max_bits8(self.0, o.0), max_bits8(self.1, o.1))
+    }
+    #[inline(always)]
+    fn and_bits(self, mask: u32) -> Self {
+        // SAFETY: see the impl comment.
+        unsafe {
+            let m = _mm256_castsi256_ps(_mm256_set1_epi32(mask as i32));
+            A16(_mm256_and_ps(self.0, m), _mm256_and_ps(self.1, m))
+        }
+    }
+    #[inline(always)]
+    fn bits_shr(self, shift: u32) -> Self {
+        // SAFETY: see the impl comment.
+        unsafe {
+            let s = _mm_cvtsi32_si128(shift as i32);
+            A16(
+                _mm256_cvtepi32_ps(_mm256_srl_epi32(_mm256_castps_si256(self.0), s)),
+                _mm256_cvtepi32_ps(_mm256_srl_epi32(_mm256_castps_si256(self.1), s)),
+            )
+        }
+    }
+    #[inline(always)]
+    unsafe fn lookup(table: *const f32, idx: Self) -> Self {
+        // SAFETY: every index inside the table (caller); see the impl comment.
+        unsafe {
+            A16(
+                _mm256_i32gather_ps::<4>(table, _mm256_cvttps_epi32(idx.0)),
+                _mm256_i32gather_ps::<4>(table, _mm256_cvttps_epi32(idx.1)),
+            )
+        }
+    }
+    #[inline(always)]
+    unsafe fn store_nibble_pairs(self, p: *mut u8, high_first: bool) {
+        // SAFETY: 8 writable bytes (caller); see the impl comment. As for AVX-512: each 64-bit
+        // lane's low byte gets both nibbles; a byte shuffle and two extracts collect the four.
+        unsafe {
+            let w = u64::from(nibble_pairs8(self.0, high_first))
+                | u64::from(nibble_pairs8(self.1, high_first)) << 32;
+            p.cast::<u64>().write_unaligned(w.to_le())
+        }
+    }
+    #[inline(always)]
+    unsafe fn load_nibble_pairs(p: *const u8, high_first: bool) -> Self {
+        // SAFETY: 8 readable bytes (caller); see the impl comment.
+        unsafe {
+            let w = u64::from_le(p.cast::<u64>().read_unaligned());
+            A16(
+                unpack_nibble_pairs8(w as u32, high_first),
+                unpack_nibble_pairs8((w >> 32) as u32, high_first),
+            )
         }
     }
 }

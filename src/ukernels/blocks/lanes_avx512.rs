@@ -143,4 +143,74 @@ impl Q16 for Z16 {
             _mm_storeu_si128(p.cast(), _mm512_cvtepi32_epi8(v))
         }
     }
+    #[inline(always)]
+    fn max_bits(self, o: Self) -> Self {
+        // SAFETY: see the impl comment.
+        unsafe {
+            Z16(_mm512_castsi512_ps(_mm512_max_epi32(
+                _mm512_castps_si512(self.0),
+                _mm512_castps_si512(o.0),
+            )))
+        }
+    }
+    #[inline(always)]
+    fn and_bits(self, mask: u32) -> Self {
+        // SAFETY: see the impl comment.
+        unsafe {
+            Z16(_mm512_castsi512_ps(_mm512_and_si512(
+                _mm512_castps_si512(self.0),
+                _mm512_set1_epi32(mask as i32),
+            )))
+        }
+    }
+    #[inline(always)]
+    fn bits_shr(self, shift: u32) -> Self {
+        // SAFETY: see the impl comment.
+        unsafe {
+            Z16(_mm512_cvtepi32_ps(_mm512_srl_epi32(
+                _mm512_castps_si512(self.0),
+                _mm_cvtsi32_si128(shift as i32),
+            )))
+        }
+    }
+    #[inline(always)]
+    unsafe fn lookup(table: *const f32, idx: Self) -> Self {
+        // SAFETY: every index inside the table (caller); see the impl comment.
+        unsafe {
+            Z16(_mm512_i32gather_ps::<4>(
+                _mm512_cvttps_epi32(idx.0),
+                table.cast(),
+            ))
+        }
+    }
+    #[inline(always)]
+    unsafe fn store_nibble_pairs(self, p: *mut u8, high_first: bool) {
+        // SAFETY: 8 writable bytes (caller); see the impl comment. Lanes 2i and 2i + 1 form
+        // one 64-bit lane; its low byte gets both nibbles, `vpmovqb` keeps it.
+        unsafe {
+            let v = _mm512_and_si512(_mm512_cvttps_epi32(self.0), _mm512_set1_epi32(15));
+            let t = if high_first {
+                _mm512_or_si512(_mm512_slli_epi64::<4>(v), _mm512_srli_epi64::<32>(v))
+            } else {
+                _mm512_or_si512(v, _mm512_srli_epi64::<28>(v))
+            };
+            _mm_storel_epi64(p.cast(), _mm512_cvtepi64_epi8(t))
+        }
+    }
+    #[inline(always)]
+    unsafe fn load_nibble_pairs(p: *const u8, high_first: bool) -> Self {
+        // SAFETY: 8 readable bytes (caller); see the impl comment.
+        unsafe {
+            let b = _mm512_cvtepu8_epi64(_mm_loadl_epi64(p.cast()));
+            let (lo, hi) = (
+                _mm512_and_si512(b, _mm512_set1_epi64(15)),
+                _mm512_srli_epi64::<4>(b),
+            );
+            let (first, second) = if high_first { (hi, lo) } else { (lo, hi) };
+            Z16(_mm512_cvtepi32_ps(_mm512_or_si512(
+                first,
+                _mm512_slli_epi64::<32>(second),
+            )))
+        }
+    }
 }

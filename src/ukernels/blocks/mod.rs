@@ -346,4 +346,4 @@ pub fn scalar_dequantize<E: Elem>(f: Format) -> DequantizeFn<E::S> {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

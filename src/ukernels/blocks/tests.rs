@@ -6,24 +6,24 @@ use super::{DequantizeFn, FORMATS, Format, QuantizeFn};
 use crate::ukernels::cvt;
 use crate::ukernels::simd::{Bf16, Elem, F16, F32};
 
-struct Rng(u64);
+pub(crate) struct Rng(pub(crate) u64);
 impl Rng {
-    fn next(&mut self) -> u64 {
+    pub(crate) fn next(&mut self) -> u64 {
         self.0 ^= self.0 << 13;
         self.0 ^= self.0 >> 7;
         self.0 ^= self.0 << 17;
         self.0
     }
-    fn uniform(&mut self) -> f32 {
+    pub(crate) fn uniform(&mut self) -> f32 {
         (self.next() >> 40) as f32 / (1u64 << 24) as f32
     }
-    fn below(&mut self, n: u64) -> u64 {
+    pub(crate) fn below(&mut self, n: u64) -> u64 {
         self.next() % n
     }
 }
 
 /// One block of `n` test values of kind `kind`.
-fn block(rng: &mut Rng, kind: u64, n: usize) -> Vec<f32> {
+pub(crate) fn block(rng: &mut Rng, kind: u64, n: usize) -> Vec<f32> {
     let scale = match rng.below(6) {
         0 => 1.0,
         1 => 1e-3,
@@ -64,7 +64,7 @@ fn block(rng: &mut Rng, kind: u64, n: usize) -> Vec<f32> {
         .collect()
 }
 
-fn to_elems<E: Elem>(x: &[f32]) -> Vec<E::S> {
+pub(crate) fn to_elems<E: Elem>(x: &[f32]) -> Vec<E::S> {
     x.iter().map(|&v| E::from_f32(v)).collect()
 }
 
@@ -129,7 +129,7 @@ macro_rules! impls {
     }};
 }
 
-fn same_bits<E: Elem>(a: E::S, b: E::S) -> bool {
+pub(crate) fn same_bits<E: Elem>(a: E::S, b: E::S) -> bool {
     let (fa, fb) = (E::to_f32(a), E::to_f32(b));
     (fa.is_nan() && fb.is_nan()) || fa.to_bits() == fb.to_bits()
 }
