@@ -90,6 +90,7 @@ fn run(wrapper: &[&str], exe: &Path, args: &[&str]) -> String {
     };
     let res = cmd
         .args(args)
+        .current_dir(root())
         .env_remove("NNK_ISA")
         .output()
         .expect("suite did not start");

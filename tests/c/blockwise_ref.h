@@ -217,11 +217,13 @@ static void bwref_quantize(uint32_t scheme, size_t bs, int given, float ts, size
                 else if (fabsf(xb[i]) > amax) amax = fabsf(xb[i]);
             }
             if (given) byte = s[b];
-            else if (nonfinite) byte = 0xFF;
             else {
-                int fl = amax == 0.0f ? -126 : (frexpf(amax, &ex), ex - 1);
-                int sh = fl - bwref_emax(scheme);
-                byte = (sh < -127 ? -127 : sh) + 127;
+                if (nonfinite) byte = 0xFF;
+                else {
+                    int fl = amax == 0.0f ? -126 : (frexpf(amax, &ex), ex - 1);
+                    int sh = fl - bwref_emax(scheme);
+                    byte = (sh < -127 ? -127 : sh) + 127;
+                }
                 s[b] = (uint8_t)byte;
             }
             for (i = 0; i < len; i++) {

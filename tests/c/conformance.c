@@ -1067,9 +1067,11 @@ static void check_blockwise(nnk_threadpool *tp) {
                     sb = nnk_blockwise_scale_bytes(&p, n);
                     zb = with_z ? nnk_blockwise_zero_point_bytes(&p, n) : 0;
                     CHECK(qb == (n * (size_t)bwref_bits(sch) + 7) / 8 && sb > 0, "scheme %u sizes", sch);
-                    for (i = 0; i < n; i++) {
-                        size_t b = i / bs;
-                        x[i] = block_value((int)(b % 8), (int)(i % bs), scales[(b * 7) % 6]);
+                    for (i = 0; i < n; i += bs) {
+                        size_t j;
+                        float sc = scales[rng() % 6];
+                        int kind = (int)(rng() % 8);
+                        for (j = i; j < n && j < i + bs; j++) x[j] = block_value(kind, (int)(j - i), sc);
                     }
                     for (i = 0; i < sb; i++) ws[i] = (uint8_t)rng();
                     if (given && (sch <= 4 || sch >= 32))

@@ -102,6 +102,7 @@ std::uint32_t ref_bf16_to_f32(std::uint16_t h) {
 
 // The C suite's reference of the GGUF block formats (one reference, two suites).
 #include "../c/blocks_ref.h"
+#include "../c/blockwise_ref.h"
 
 struct OperatorDeleter {
     void operator()(nnk_operator *op) const { nnk_delete_operator(op); }
@@ -590,10 +591,86 @@ void check_blocks(nnk_threadpool *tp) {
     }
 }
 
+// Every split-scale scheme, computed and given scales, from every source type and to every
+// destination type, against the C reference (large enough to split across the pool), then the
+// operator form against the one-shot call.
+void check_blockwise(nnk_threadpool *tp) {
+    const std::uint32_t schemes[] = {NNK_SCHEME_INT8, NNK_SCHEME_UINT8, NNK_SCHEME_INT4, NNK_SCHEME_UINT4,
+                                     NNK_SCHEME_MXFP8_E4M3, NNK_SCHEME_MXFP8_E5M2, NNK_SCHEME_MXFP6_E2M3,
+                                     NNK_SCHEME_MXFP6_E3M2, NNK_SCHEME_MXFP4_E2M1, NNK_SCHEME_MXINT8,
+                                     NNK_SCHEME_NVFP4, NNK_SCHEME_BNB_DYNAMIC8, NNK_SCHEME_BNB_NF4,
+                                     NNK_SCHEME_BNB_FP4};
+    check(bw_tables_ready != 0, "tests/vectors/bnb_dynamic8.f32 not read");
+    std::mt19937 gen(77);
+    std::normal_distribution<float> normal(0.0f, 1.0f);
+    for (std::uint32_t sch : schemes) {
+        const std::uint32_t bs = sch <= 4 ? 128 : sch == NNK_SCHEME_NVFP4 ? 16 : sch == NNK_SCHEME_BNB_DYNAMIC8 ? 256 : 32;
+        const std::size_t n = (std::size_t(1) << 16) + 37;
+        const bool zp = sch <= 4;
+        for (int given = 0; given < 2; ++given) {
+            const nnk_blockwise_params p = {sch, bs, given ? NNK_BLOCKWISE_SCALES_GIVEN : 0u, 0.02f};
+            const std::size_t qb = nnk_blockwise_q_bytes(&p, n), sb = nnk_blockwise_scale_bytes(&p, n),
+                              zb = nnk_blockwise_zero_point_bytes(&p, n);
+            std::vector<float> x(n), xw(n), yref(n), y(n);
+            std::vector<std::uint16_t> xh(n), yh(n);
+            std::vector<std::uint8_t> s0(sb), z0(zb);
+            for (std::size_t i = 0; i < n; ++i) x[i] = normal(gen) * std::ldexp(1.0f, int(i / bs % 40) - 20);
+            for (auto &b : s0) b = std::uint8_t(gen());
+            if (given && (sch <= 4 || sch >= 32))
+                for (std::size_t i = 0; i < sb / 4; ++i) bwref_set_f32(&s0[4 * i], float(gen() % 1000 + 1) * 1e-4f);
+            for (auto &b : z0) b = std::uint8_t(gen());
+            for (int t = 0; t < 3; ++t) {
+                for (std::size_t i = 0; i < n; ++i) {
+                    if (t == 0) { xw[i] = x[i]; continue; }
+                    xh[i] = t == 1 ? ref_f32_to_f16(x[i]) : ref_f32_to_bf16(x[i]);
+                    xw[i] = from_bits(t == 1 ? ref_f16_to_f32(xh[i]) : ref_bf16_to_f32(xh[i]));
+                }
+                std::vector<std::uint8_t> wq(qb), ws = given ? s0 : std::vector<std::uint8_t>(sb),
+                                                  wz = given ? z0 : std::vector<std::uint8_t>(zb);
+                std::vector<std::uint8_t> gq(qb, 0xA5), gs = s0, gz = z0;
+                bwref_quantize(sch, bs, given, p.tensor_scale, n, xw.data(), wq.data(), ws.data(), zp ? wz.data() : nullptr);
+                void *zz = zp ? gz.data() : nullptr;
+                if (t == 0) STATUS(nnk_quantize_blockwise_f32(&p, n, xw.data(), gq.data(), gs.data(), zz, tp), NNK_STATUS_SUCCESS);
+                if (t == 1) STATUS(nnk_quantize_blockwise_f16(&p, n, xh.data(), gq.data(), gs.data(), zz, tp), NNK_STATUS_SUCCESS);
+                if (t == 2) STATUS(nnk_quantize_blockwise_bf16(&p, n, xh.data(), gq.data(), gs.data(), zz, tp), NNK_STATUS_SUCCESS);
+                check(gq == wq && gs == ws && gz == wz,
+                      "blockwise quantize scheme " + std::to_string(sch) + " given " + std::to_string(given) + " source " + std::to_string(t));
+                if (t != 0) continue;
+                // Dequantize those codes to each destination type.
+                bwref_dequantize(sch, bs, p.tensor_scale, n, wq.data(), ws.data(), zp ? wz.data() : nullptr, yref.data());
+                const void *zr = zp ? wz.data() : nullptr;
+                STATUS(nnk_dequantize_blockwise_f32(&p, n, wq.data(), ws.data(), zr, y.data(), tp), NNK_STATUS_SUCCESS);
+                bool same = true;
+                for (std::size_t i = 0; i < n; ++i) same &= bits(y[i]) == bits(yref[i]) || (y[i] != y[i] && yref[i] != yref[i]);
+                check(same, "blockwise dequantize f32 scheme " + std::to_string(sch));
+                STATUS(nnk_dequantize_blockwise_f16(&p, n, wq.data(), ws.data(), zr, yh.data(), tp), NNK_STATUS_SUCCESS);
+                same = true;
+                for (std::size_t i = 0; i < n; ++i) same &= yh[i] == ref_f32_to_f16(yref[i]) || yref[i] != yref[i];
+                check(same, "blockwise dequantize f16 scheme " + std::to_string(sch));
+                STATUS(nnk_dequantize_blockwise_bf16(&p, n, wq.data(), ws.data(), zr, yh.data(), tp), NNK_STATUS_SUCCESS);
+                same = true;
+                for (std::size_t i = 0; i < n; ++i) same &= yh[i] == ref_f32_to_bf16(yref[i]) || yref[i] != yref[i];
+                check(same, "blockwise dequantize bf16 scheme " + std::to_string(sch));
+                // The operator form gives the one-shot bytes.
+                nnk_operator *raw = nullptr;
+                STATUS(nnk_create_quantize_blockwise_f32(&p, &raw), NNK_STATUS_SUCCESS);
+                OperatorPtr op(raw);
+                STATUS(nnk_reshape_quantize_blockwise_f32(op.get(), n), NNK_STATUS_SUCCESS);
+                std::vector<std::uint8_t> oq(qb), os = s0, oz = z0;
+                STATUS(nnk_setup_quantize_blockwise_f32(op.get(), xw.data(), oq.data(), os.data(), zp ? oz.data() : nullptr),
+                       NNK_STATUS_SUCCESS);
+                STATUS(nnk_run_operator(op.get(), tp), NNK_STATUS_SUCCESS);
+                check(oq == wq && os == ws && oz == wz, "blockwise operator scheme " + std::to_string(sch));
+            }
+        }
+    }
+}
+
 }  // namespace
 
 int main() {
     STATUS(nnk_initialize(), NNK_STATUS_SUCCESS);
+    bwref_init("tests/vectors/bnb_dynamic8.f32");  // cargo runs the suite from the crate root
     std::uint32_t top = nnk_isa();
     std::printf("nnkern %s, ISA in force: %s\n", nnk_version_string(), isa_name(top));
 
@@ -622,6 +699,8 @@ int main() {
         check_gating(host.get());
         check_blocks(nullptr);
         check_blocks(host.get());
+        check_blockwise(nullptr);
+        check_blockwise(host.get());
     }
     check(host_calls.load() > 0, "host scheduler used");
     if (failures) {
