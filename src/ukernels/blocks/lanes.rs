@@ -68,10 +68,20 @@ pub trait Q16: V16 {
     /// Lane-wise maximum of the bit patterns as integers (the float maximum for lanes with the
     /// sign bit clear, where a NaN ranks above +inf).
     fn max_bits(self, o: Self) -> Self;
+    /// The largest lane's bit pattern as an integer (for lanes with the sign bit clear).
+    #[inline(always)]
+    fn hmax_bits(self) -> u32 {
+        let mut l = [0.0f32; 16];
+        // SAFETY: 16 elements.
+        unsafe { self.store_f32(l.as_mut_ptr()) };
+        l.iter().map(|v| v.to_bits()).max().unwrap_or(0)
+    }
     /// Lane-wise `from_bits(to_bits(lane) & mask)`.
     fn and_bits(self, mask: u32) -> Self;
     /// Lane-wise `(to_bits(lane) >> shift) as f32` for `shift` >= 1.
     fn bits_shr(self, shift: u32) -> Self;
+    /// Lane-wise `from_bits(lane as i32 as u32)` for integer-valued lanes in i32's range.
+    fn int_to_bits(self) -> Self;
     /// Lane `i` is `table[idx[i]]` for integer-valued `idx`.
     ///
     /// # Safety
@@ -83,6 +93,41 @@ pub trait Q16: V16 {
     /// # Safety
     /// 8 writable bytes at `p`.
     unsafe fn store_nibble_pairs(self, p: *mut u8, high_first: bool);
+    /// Stores the low 6 bits of the 16 integer lanes in 12 bytes: lane `i` in bits
+    /// `[6i, 6i + 6)`, little-endian (four lanes per three bytes).
+    ///
+    /// # Safety
+    /// 12 writable bytes at `p`.
+    #[inline(always)]
+    unsafe fn store_6bit(self, p: *mut u8) {
+        let mut c = [0u8; 16];
+        // SAFETY: 16 writable bytes.
+        unsafe { self.store_i8(c.as_mut_ptr()) };
+        for g in 0..4 {
+            let w = (0..4).fold(0u32, |w, j| w | u32::from(c[4 * g + j] & 63) << (6 * j));
+            // SAFETY: bytes 3g..3g + 3 of the 12 (caller).
+            unsafe { std::ptr::copy_nonoverlapping(w.to_le_bytes().as_ptr(), p.add(3 * g), 3) };
+        }
+    }
+    /// The inverse of [`Q16::store_6bit`].
+    ///
+    /// # Safety
+    /// 12 readable bytes at `p`.
+    #[inline(always)]
+    unsafe fn load_6bit(p: *const u8) -> Self {
+        let mut c = [0u8; 16];
+        for g in 0..4 {
+            let mut b = [0u8; 4];
+            // SAFETY: bytes 3g..3g + 3 of the 12 (caller).
+            unsafe { std::ptr::copy_nonoverlapping(p.add(3 * g), b.as_mut_ptr(), 3) };
+            let w = u32::from_le_bytes(b);
+            for j in 0..4 {
+                c[4 * g + j] = (w >> (6 * j) & 63) as u8;
+            }
+        }
+        // SAFETY: 16 readable bytes.
+        unsafe { Self::load_field(c.as_ptr(), 0, 0xFF) }
+    }
     /// The inverse of [`Q16::store_nibble_pairs`]: 8 bytes to 16 lanes of nibbles.
     ///
     /// # Safety
@@ -196,6 +241,10 @@ impl Q16 for S16 {
     #[inline(always)]
     fn bits_shr(self, shift: u32) -> Self {
         S16(self.0.map(|v| (v.to_bits() >> shift) as f32))
+    }
+    #[inline(always)]
+    fn int_to_bits(self) -> Self {
+        S16(self.0.map(|v| f32::from_bits(v as i32 as u32)))
     }
     #[inline(always)]
     unsafe fn lookup(table: *const f32, idx: Self) -> Self {

@@ -190,6 +190,27 @@ impl Q16 for A16 {
         A16(max_bits8(self.0, o.0), max_bits8(self.1, o.1))
     }
     #[inline(always)]
+    fn int_to_bits(self) -> Self {
+        // SAFETY: see the impl comment.
+        unsafe {
+            A16(
+                _mm256_castsi256_ps(_mm256_cvttps_epi32(self.0)),
+                _mm256_castsi256_ps(_mm256_cvttps_epi32(self.1)),
+            )
+        }
+    }
+    #[inline(always)]
+    fn hmax_bits(self) -> u32 {
+        // SAFETY: see the impl comment.
+        unsafe {
+            let m = _mm256_castps_si256(max_bits8(self.0, self.1));
+            let m = _mm_max_epi32(_mm256_castsi256_si128(m), _mm256_extracti128_si256::<1>(m));
+            let m = _mm_max_epi32(m, _mm_shuffle_epi32::<0b01_00_11_10>(m));
+            let m = _mm_max_epi32(m, _mm_shuffle_epi32::<0b10_11_00_01>(m));
+            _mm_cvtsi128_si32(m) as u32
+        }
+    }
+    #[inline(always)]
     fn and_bits(self, mask: u32) -> Self {
         // SAFETY: see the impl comment.
         unsafe {

@@ -154,6 +154,50 @@ impl Q16 for Z16 {
         }
     }
     #[inline(always)]
+    unsafe fn store_6bit(self, p: *mut u8) {
+        // SAFETY: 12 writable bytes (caller; the masked store touches only those); see the
+        // impl comment. Each lane's code is shifted to its place in its group of four, the
+        // groups ORed together in each 128-bit lane, the four 24-bit groups collected.
+        unsafe {
+            let v = _mm512_and_si512(_mm512_cvttps_epi32(self.0), _mm512_set1_epi32(63));
+            let sh = _mm512_setr_epi32(0, 6, 12, 18, 0, 6, 12, 18, 0, 6, 12, 18, 0, 6, 12, 18);
+            let t = _mm512_sllv_epi32(v, sh);
+            let t = _mm512_or_si512(t, _mm512_srli_epi64::<32>(t));
+            let t = _mm512_or_si512(t, _mm512_bsrli_epi128::<8>(t));
+            let idx = _mm512_setr_epi32(0, 4, 8, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+            let w = _mm512_castsi512_si128(_mm512_permutexvar_epi32(idx, t));
+            let sel = _mm_setr_epi8(0, 1, 2, 4, 5, 6, 8, 9, 10, 12, 13, 14, -1, -1, -1, -1);
+            _mm_mask_storeu_epi8(p.cast(), 0x0FFF, _mm_shuffle_epi8(w, sel))
+        }
+    }
+    #[inline(always)]
+    unsafe fn load_6bit(p: *const u8) -> Self {
+        // SAFETY: 12 readable bytes (caller; the masked load reads only those); see the impl
+        // comment.
+        unsafe {
+            let b = _mm_maskz_loadu_epi8(0x0FFF, p.cast());
+            let sel = _mm_setr_epi8(0, 1, 2, -1, 3, 4, 5, -1, 6, 7, 8, -1, 9, 10, 11, -1);
+            let w = _mm512_castsi128_si512(_mm_shuffle_epi8(b, sel));
+            let idx = _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
+            let sh = _mm512_setr_epi32(0, 6, 12, 18, 0, 6, 12, 18, 0, 6, 12, 18, 0, 6, 12, 18);
+            let c = _mm512_and_si512(
+                _mm512_srlv_epi32(_mm512_permutexvar_epi32(idx, w), sh),
+                _mm512_set1_epi32(63),
+            );
+            Z16(_mm512_cvtepi32_ps(c))
+        }
+    }
+    #[inline(always)]
+    fn int_to_bits(self) -> Self {
+        // SAFETY: see the impl comment.
+        unsafe { Z16(_mm512_castsi512_ps(_mm512_cvttps_epi32(self.0))) }
+    }
+    #[inline(always)]
+    fn hmax_bits(self) -> u32 {
+        // SAFETY: see the impl comment.
+        unsafe { _mm512_reduce_max_epi32(_mm512_castps_si512(self.0)) as u32 }
+    }
+    #[inline(always)]
     fn and_bits(self, mask: u32) -> Self {
         // SAFETY: see the impl comment.
         unsafe {

@@ -51,6 +51,36 @@ fn fp_encode<V: Q16>(f: FpFormat, v: V, neg: V) -> V {
     V::blend(sub, cs, cn).add(neg.mul(V::splat((1u32 << (f.e + f.m)) as f32)))
 }
 
+/// [`tables::fp_decode`] lane-wise, for integer-valued codes `c` (no table, no gather):
+/// sign, exponent field and mantissa split with exact float arithmetic, the power of two built
+/// from its bits, subnormals as `mantissa · 2^(emin - m)`, E4M3's NaN and E5M2's Inf/NaN blended
+/// in. Every product is exact.
+#[inline(always)]
+fn fp_decode<V: Q16>(f: FpFormat, c: V) -> V {
+    let top = (1u32 << (f.e + f.m)) as f32;
+    let one_m = (1u32 << f.m) as f32;
+    let neg = c.mask_ge(V::splat(top));
+    let mag = c.sub(V::bits(neg, top));
+    let ex = mag.mul(V::splat(1.0 / one_m)).trunc();
+    let man = mag.sub(ex.mul(V::splat(one_m)));
+    let k = (127 - f.bias - f.m as i32) as f32;
+    let p2 = ex.add(V::splat(k)).mul(V::splat(8388608.0)).int_to_bits();
+    let normal = V::splat(one_m).add(man).mul(p2);
+    let sub = man.mul(V::splat(pow2(f.emin() - f.m as i32)));
+    let mut v = V::blend(ex.mask_ge(V::splat(1.0)), normal, sub);
+    if f.e == 4 && f.m == 3 {
+        v = V::blend(mag.mask_ge(V::splat(127.0)), V::splat(f32::NAN), v);
+    } else if f.e == 5 {
+        let special = V::blend(
+            man.mask_ge(V::splat(1.0)),
+            V::splat(f32::NAN),
+            V::splat(f32::INFINITY),
+        );
+        v = V::blend(ex.mask_ge(V::splat(31.0)), special, v);
+    }
+    v.mul(V::blend(neg, V::splat(-1.0), V::splat(1.0)))
+}
+
 /// Loads elements `g..g + cnt` of a block (zeros after `cnt`).
 ///
 /// # Safety
@@ -112,10 +142,7 @@ impl Stats {
             acc = v.and_bits(0x7FFF_FFFF).max_bits(acc);
             g += 16;
         }
-        let mut l = [0.0f32; 16];
-        // SAFETY: 16 elements.
-        unsafe { acc.store_f32(l.as_mut_ptr()) };
-        l.iter().map(|v| v.to_bits()).max().unwrap_or(0)
+        acc.hmax_bits()
     }
 }
 
@@ -230,13 +257,6 @@ impl<V: Q16> Book<V> {
             pos
         }
     }
-
-    /// Values of codes `c`.
-    #[inline(always)]
-    fn decode(&self, c: V) -> V {
-        // SAFETY: codes are below the table length (4 or 8 bits).
-        unsafe { V::lookup(self.book.values.as_ptr(), c) }
-    }
 }
 
 struct BnbEnc<'a, V> {
@@ -256,30 +276,6 @@ impl<V: Q16> Encode<V> for BnbEnc<'_, V> {
         };
         self.book.encode(v)
     }
-}
-
-/// Packs 16 six-bit codes (low bits of `c`) into 12 bytes, little-endian bit order.
-#[inline(always)]
-fn pack6(c: &[u8; 16]) -> [u8; 12] {
-    let mut out = [0u8; 12];
-    for g in 0..4 {
-        let w = (0..4).fold(0u32, |w, j| w | u32::from(c[4 * g + j] & 63) << (6 * j));
-        out[3 * g..3 * g + 3].copy_from_slice(&w.to_le_bytes()[..3]);
-    }
-    out
-}
-
-/// Unpacks 12 bytes into 16 six-bit codes.
-#[inline(always)]
-fn unpack6(b: &[u8; 12]) -> [u8; 16] {
-    let mut c = [0u8; 16];
-    for g in 0..4 {
-        let w = u32::from_le_bytes([b[3 * g], b[3 * g + 1], b[3 * g + 2], 0]);
-        for j in 0..4 {
-            c[4 * g + j] = (w >> (6 * j) & 63) as u8;
-        }
-    }
-    c
 }
 
 /// How codes are packed: bits per code, 4-bit order, the code padding an odd count.
@@ -304,79 +300,78 @@ unsafe fn encode_block<V: Q16, E: Elem, K: Encode<V>>(
     e0: usize,
     pk: &Packing,
 ) {
-    let Packing { bits, high, pad } = *pk;
-    let mut g = 0;
-    while g < len {
-        let cnt = (len - g).min(16);
-        let e = e0 + g;
-        // SAFETY: elements g..g + cnt of the block, and their code bytes (caller).
-        unsafe {
-            let c = k.encode(load::<V, E>(x.add(g), cnt));
-            let c = if cnt < 16 {
-                V::blend(first(cnt), c, V::splat(pad))
-            } else {
-                c
-            };
-            match bits {
-                8 if cnt == 16 => c.store_i8(q.add(e)),
-                4 if cnt == 16 => c.store_nibble_pairs(q.add(e / 2), high),
-                8 => {
-                    let mut t = [0u8; 16];
-                    c.store_i8(t.as_mut_ptr());
-                    std::ptr::copy_nonoverlapping(t.as_ptr(), q.add(e), cnt);
-                }
-                4 => {
-                    let mut t = [0u8; 8];
-                    c.store_nibble_pairs(t.as_mut_ptr(), high);
-                    std::ptr::copy_nonoverlapping(t.as_ptr(), q.add(e / 2), cnt.div_ceil(2));
-                }
-                _ => {
-                    let mut t = [0u8; 16];
-                    c.store_i8(t.as_mut_ptr());
-                    let b = pack6(&t);
-                    std::ptr::copy_nonoverlapping(
-                        b.as_ptr(),
-                        q.add(e / 4 * 3),
-                        (6 * cnt).div_ceil(8),
-                    );
-                }
-            }
+    // SAFETY (each arm): forwarded contract.
+    unsafe {
+        match (pk.bits, pk.high) {
+            (8, _) => encode_run::<V, E, K, 8, false>(k, x, len, q, e0, pk.pad),
+            (4, false) => encode_run::<V, E, K, 4, false>(k, x, len, q, e0, pk.pad),
+            (4, true) => encode_run::<V, E, K, 4, true>(k, x, len, q, e0, pk.pad),
+            _ => encode_run::<V, E, K, 6, false>(k, x, len, q, e0, pk.pad),
         }
-        g += 16;
     }
 }
 
-/// Codes of elements `e..e + cnt` (`e` a multiple of 16) as unsigned integers.
+/// Stores the codes of 16 elements from element `e` (a multiple of 16).
+///
+/// # Safety
+/// Their bytes writable.
+#[inline(always)]
+unsafe fn store_codes<V: Q16, const BITS: usize, const HIGH: bool>(c: V, q: *mut u8, e: usize) {
+    // SAFETY: forwarded contract.
+    unsafe {
+        match BITS {
+            8 => c.store_i8(q.add(e)),
+            4 => c.store_nibble_pairs(q.add(e / 2), HIGH),
+            _ => c.store_6bit(q.add(e / 4 * 3)),
+        }
+    }
+}
+
+/// [`encode_block`] for one packing: whole groups of 16, then the tail through a stack copy.
+///
+/// # Safety
+/// As [`encode_block`].
+#[inline(always)]
+unsafe fn encode_run<V: Q16, E: Elem, K: Encode<V>, const BITS: usize, const HIGH: bool>(
+    k: &K,
+    x: *const E::S,
+    len: usize,
+    q: *mut u8,
+    e0: usize,
+    pad: f32,
+) {
+    let mut g = 0;
+    // SAFETY: elements g..g + 16 of the block and their code bytes (caller).
+    while g + 16 <= len {
+        unsafe { store_codes::<V, BITS, HIGH>(k.encode(E::load::<V>(x.add(g))), q, e0 + g) };
+        g += 16;
+    }
+    if g < len {
+        let cnt = len - g;
+        // SAFETY: the tail's elements and code bytes (caller); the stack copy holds 16 codes.
+        unsafe {
+            let c = k.encode(E::load_partial::<V>(x.add(g), cnt, 0.0));
+            let c = V::blend(first(cnt), c, V::splat(pad));
+            let mut t = [0u8; 16];
+            store_codes::<V, BITS, HIGH>(c, t.as_mut_ptr(), 0);
+            let bytes = (BITS * cnt).div_ceil(8);
+            std::ptr::copy_nonoverlapping(t.as_ptr(), q.add((e0 + g) / 8 * BITS), bytes);
+        }
+    }
+}
+
+/// Codes of the 16 elements from `e` (a multiple of 16) as unsigned integers.
 ///
 /// # Safety
 /// Their bytes readable.
 #[inline(always)]
-unsafe fn load_codes<V: Q16>(q: *const u8, e: usize, cnt: usize, bits: usize, high: bool) -> V {
+unsafe fn load_codes<V: Q16, const BITS: usize, const HIGH: bool>(q: *const u8, e: usize) -> V {
     // SAFETY: reads only the bytes of these codes (caller).
     unsafe {
-        match bits {
-            8 if cnt == 16 => V::load_field(q.add(e), 0, 0xFF),
-            4 if cnt == 16 => V::load_nibble_pairs(q.add(e / 2), high),
-            8 => {
-                let mut t = [0u8; 16];
-                std::ptr::copy_nonoverlapping(q.add(e), t.as_mut_ptr(), cnt);
-                V::load_field(t.as_ptr(), 0, 0xFF)
-            }
-            4 => {
-                let mut t = [0u8; 8];
-                std::ptr::copy_nonoverlapping(q.add(e / 2), t.as_mut_ptr(), cnt.div_ceil(2));
-                V::load_nibble_pairs(t.as_ptr(), high)
-            }
-            _ => {
-                let mut t = [0u8; 12];
-                std::ptr::copy_nonoverlapping(
-                    q.add(e / 4 * 3),
-                    t.as_mut_ptr(),
-                    (6 * cnt).div_ceil(8),
-                );
-                let c = unpack6(&t);
-                V::load_field(c.as_ptr(), 0, 0xFF)
-            }
+        match BITS {
+            8 => V::load_field(q.add(e), 0, 0xFF),
+            4 => V::load_nibble_pairs(q.add(e / 2), HIGH),
+            _ => V::load_6bit(q.add(e / 4 * 3)),
         }
     }
 }
@@ -431,17 +426,23 @@ pub unsafe fn quantize<V: Q16, E: Elem>(
         high: p.scheme.high_nibble_first(),
         pad: p.pad_code() as f32,
     };
-    let book = match p.scheme.kind() {
+    let kind = p.scheme.kind();
+    let book = match kind {
         Kind::Bnb(b) => Some(Book::<V>::new(b)),
         _ => None,
     };
+    let fmt = match kind {
+        Kind::MxFp(f) => Some(f),
+        _ => None,
+    };
+    let emax = fmt.map_or(0, FpFormat::emax);
     for b in 0..n.div_ceil(bs) {
         let len = bs.min(n - b * bs);
         // SAFETY (every access below): block b, its codes, scale and zero point are inside the
         // caller's buffers.
         unsafe {
             let xb = x.add(b * bs);
-            match p.scheme.kind() {
+            match kind {
                 Kind::Int { qmin, qmax } => {
                     let (scale, zp) = if p.scales_given {
                         let scale = r::scale_f32(s, b);
@@ -476,15 +477,11 @@ pub unsafe fn quantize<V: Q16, E: Elem>(
                     encode_block::<V, E, _>(&k, xb, len, q, b * bs, &pk);
                 }
                 Kind::MxFp(_) | Kind::MxInt8 => {
-                    let fmt = match p.scheme.kind() {
-                        Kind::MxFp(f) => Some(f),
-                        _ => None,
-                    };
                     let byte = if p.scales_given {
                         s.add(b).read()
                     } else {
                         let amax = Stats::amax_bits::<V, E>(xb, len);
-                        let byte = mx_scale_byte(amax, fmt.map_or(0, FpFormat::emax));
+                        let byte = mx_scale_byte(amax, emax);
                         s.add(b).write(byte);
                         byte
                     };
@@ -554,79 +551,244 @@ pub unsafe fn dequantize<V: Q16, E: Elem>(
         return unsafe { r::dequantize::<E>(p, n, q, s, z, y) };
     }
     let (bits, high) = (p.scheme.element_bits(), p.scheme.high_nibble_first());
-    let kind = p.scheme.kind();
-    let book = match kind {
-        Kind::Bnb(b) => Some(Book::<V>::new(b)),
-        _ => None,
+    let pk = Packing {
+        bits,
+        high,
+        pad: 0.0,
     };
-    // 16-entry tables stay in a register.
-    let small = match kind {
-        Kind::Nvfp4 => Some(&tables::NVFP4_E2M1[..]),
-        Kind::MxFp(f) if f == FpFormat::E2M1 => Some(&tables::E2M1[..]),
-        Kind::Bnb(b) if b.values.len() == 16 => Some(b.values),
-        _ => None,
-    };
-    // SAFETY: 16 elements.
-    let small = small.map(|t| unsafe { V::load_f32(t.as_ptr()) });
+    // One monomorphic loop per family, so each keeps only its own constants in registers.
+    // SAFETY (each call): forwarded contract.
+    unsafe {
+        match p.scheme.kind() {
+            Kind::Int { qmin, .. } => {
+                let d = IntDec {
+                    s,
+                    z,
+                    bits,
+                    signed: qmin < 0,
+                };
+                decode_blocks::<V, E, _>(&d, n, bs, q, y, &pk)
+            }
+            Kind::MxInt8 => decode_blocks::<V, E, _>(&MxDec { s, fmt: None }, n, bs, q, y, &pk),
+            Kind::MxFp(f) if f == FpFormat::E2M1 => {
+                let d = TableDec::<V> {
+                    s,
+                    table: V::load_f32(tables::E2M1.as_ptr()),
+                    pow2: true,
+                    ts: 1.0,
+                };
+                decode_blocks::<V, E, _>(&d, n, bs, q, y, &pk)
+            }
+            Kind::MxFp(f) => decode_blocks::<V, E, _>(&MxDec { s, fmt: Some(f) }, n, bs, q, y, &pk),
+            Kind::Nvfp4 => {
+                let d = TableDec::<V> {
+                    s,
+                    table: V::load_f32(tables::NVFP4_E2M1.as_ptr()),
+                    pow2: false,
+                    ts: p.tensor_scale,
+                };
+                decode_blocks::<V, E, _>(&d, n, bs, q, y, &pk)
+            }
+            Kind::Bnb(b) if b.values.len() == 16 => {
+                let d = BnbDec::<V> {
+                    s,
+                    table: Some(V::load_f32(b.values.as_ptr())),
+                    book: b,
+                };
+                decode_blocks::<V, E, _>(&d, n, bs, q, y, &pk)
+            }
+            Kind::Bnb(b) => {
+                let d = BnbDec::<V> {
+                    s,
+                    table: None,
+                    book: b,
+                };
+                decode_blocks::<V, E, _>(&d, n, bs, q, y, &pk)
+            }
+        }
+    }
+}
+
+/// One family's decoder: per-block constants, then values of 16 codes.
+trait Decode<V: Q16> {
+    /// Block `b`'s constants.
+    ///
+    /// # Safety
+    /// Block `b`'s scale (and zero point) readable.
+    unsafe fn block(&self, b: usize) -> [V; 2];
+    /// Values of the integer-valued codes `c` under the block constants `k`.
+    fn value(&self, c: V, k: &[V; 2]) -> V;
+}
+
+struct IntDec {
+    s: *const u8,
+    z: *const u8,
+    bits: usize,
+    signed: bool,
+}
+
+impl<V: Q16> Decode<V> for IntDec {
+    #[inline(always)]
+    unsafe fn block(&self, b: usize) -> [V; 2] {
+        // SAFETY: forwarded contract.
+        unsafe {
+            [
+                V::splat(read_zp(self.z, b, self.bits, self.signed)),
+                V::splat(r::scale_f32(self.s, b)),
+            ]
+        }
+    }
+    #[inline(always)]
+    fn value(&self, c: V, k: &[V; 2]) -> V {
+        let c = if self.signed {
+            sign_extend(c, self.bits)
+        } else {
+            c
+        };
+        c.sub(k[0]).mul(k[1])
+    }
+}
+
+/// MX scale byte → the two exact power-of-two factors (NaN for byte 0xFF).
+#[inline(always)]
+unsafe fn mx_factors<V: Q16>(s: *const u8, b: usize) -> [V; 2] {
+    // SAFETY: forwarded contract.
+    let byte = unsafe { s.add(b).read() };
+    if byte == 0xFF {
+        return [V::splat(f32::NAN), V::splat(1.0)];
+    }
+    let (m1, m2) = r::pow2_pair(i32::from(byte) - 127);
+    [V::splat(m1), V::splat(m2)]
+}
+
+struct MxDec {
+    s: *const u8,
+    fmt: Option<FpFormat>,
+}
+
+impl<V: Q16> Decode<V> for MxDec {
+    #[inline(always)]
+    unsafe fn block(&self, b: usize) -> [V; 2] {
+        // SAFETY: forwarded contract.
+        unsafe { mx_factors(self.s, b) }
+    }
+    #[inline(always)]
+    fn value(&self, c: V, k: &[V; 2]) -> V {
+        let v = match self.fmt {
+            Some(f) => fp_decode(f, c),
+            None => sign_extend(c, 8).mul(V::splat(1.0 / 64.0)),
+        };
+        v.mul(k[0]).mul(k[1])
+    }
+}
+
+/// 4-bit codes through a 16-entry table in a register: MXFP4 (times the E8M0 factors) and
+/// NVFP4 (times `f32(e4m3 scale) · tensor_scale`).
+struct TableDec<V> {
+    s: *const u8,
+    table: V,
+    pow2: bool,
+    ts: f32,
+}
+
+impl<V: Q16> Decode<V> for TableDec<V> {
+    #[inline(always)]
+    unsafe fn block(&self, b: usize) -> [V; 2] {
+        // SAFETY: forwarded contract.
+        unsafe {
+            if self.pow2 {
+                mx_factors(self.s, b)
+            } else {
+                let d = tables::E4M3[usize::from(self.s.add(b).read())] * self.ts;
+                [V::splat(d), V::splat(1.0)]
+            }
+        }
+    }
+    #[inline(always)]
+    fn value(&self, c: V, k: &[V; 2]) -> V {
+        let v = V::permute(self.table, c).mul(k[0]);
+        if self.pow2 { v.mul(k[1]) } else { v }
+    }
+}
+
+struct BnbDec<V> {
+    s: *const u8,
+    table: Option<V>,
+    book: &'static CodeBook,
+}
+
+impl<V: Q16> Decode<V> for BnbDec<V> {
+    #[inline(always)]
+    unsafe fn block(&self, b: usize) -> [V; 2] {
+        // SAFETY: forwarded contract.
+        unsafe { [V::splat(r::scale_f32(self.s, b)), V::splat(1.0)] }
+    }
+    #[inline(always)]
+    fn value(&self, c: V, k: &[V; 2]) -> V {
+        let t = match self.table {
+            Some(t) => V::permute(t, c),
+            // SAFETY: 8-bit codes index the 256 values.
+            None => unsafe { V::lookup(self.book.values.as_ptr(), c) },
+        };
+        t.mul(k[0])
+    }
+}
+
+/// The block loop of [`dequantize`] for one decoder.
+///
+/// # Safety
+/// As [`dequantize`].
+#[inline(always)]
+unsafe fn decode_blocks<V: Q16, E: Elem, D: Decode<V>>(
+    d: &D,
+    n: usize,
+    bs: usize,
+    q: *const u8,
+    y: *mut E::S,
+    pk: &Packing,
+) {
+    // SAFETY (each arm): forwarded contract.
+    unsafe {
+        match (pk.bits, pk.high) {
+            (8, _) => decode_run::<V, E, D, 8, false>(d, n, bs, q, y),
+            (4, false) => decode_run::<V, E, D, 4, false>(d, n, bs, q, y),
+            (4, true) => decode_run::<V, E, D, 4, true>(d, n, bs, q, y),
+            _ => decode_run::<V, E, D, 6, false>(d, n, bs, q, y),
+        }
+    }
+}
+
+/// [`decode_blocks`] for one packing.
+///
+/// # Safety
+/// As [`dequantize`].
+#[inline(always)]
+unsafe fn decode_run<V: Q16, E: Elem, D: Decode<V>, const BITS: usize, const HIGH: bool>(
+    d: &D,
+    n: usize,
+    bs: usize,
+    q: *const u8,
+    y: *mut E::S,
+) {
     for b in 0..n.div_ceil(bs) {
         let len = bs.min(n - b * bs);
-        // SAFETY (every access below): block b's codes, scale, zero point and outputs are
-        // inside the caller's buffers.
+        // SAFETY: block b's codes, scale, zero point and outputs are inside the buffers.
         unsafe {
-            // Per block: value = (code - sub) · mul1 · mul2, or table[code] · mul1 · mul2.
-            let (sub, m1, m2) = match kind {
-                Kind::Int { qmin, .. } => (read_zp(z, b, bits, qmin < 0), r::scale_f32(s, b), 1.0),
-                Kind::MxFp(_) | Kind::MxInt8 => {
-                    let byte = s.add(b).read();
-                    let (m1, m2) = r::pow2_pair(i32::from(byte) - 127);
-                    if byte == 0xFF {
-                        (0.0, f32::NAN, 1.0)
-                    } else {
-                        (0.0, m1, m2)
-                    }
-                }
-                Kind::Nvfp4 => (
-                    0.0,
-                    tables::E4M3[usize::from(s.add(b).read())] * p.tensor_scale,
-                    1.0,
-                ),
-                Kind::Bnb(_) => (0.0, r::scale_f32(s, b), 1.0),
-            };
-            let (sub, m1, m2) = (V::splat(sub), V::splat(m1), V::splat(m2));
+            let k = d.block(b);
+            let e0 = b * bs;
             let mut g = 0;
-            while g < len {
-                let cnt = (len - g).min(16);
-                let e = b * bs + g;
-                let c: V = load_codes(q, e, cnt, bits, high);
-                let v = match kind {
-                    Kind::Int { qmin, .. } => {
-                        let c = if qmin < 0 { sign_extend(c, bits) } else { c };
-                        c.sub(sub).mul(m1)
-                    }
-                    Kind::MxInt8 => sign_extend(c, 8).mul(V::splat(1.0 / 64.0)).mul(m1).mul(m2),
-                    Kind::MxFp(f) => {
-                        let t = match small {
-                            Some(t) => V::permute(t, c),
-                            None => V::lookup(tables::fp_values(f).as_ptr(), c),
-                        };
-                        t.mul(m1).mul(m2)
-                    }
-                    Kind::Nvfp4 => V::permute(small.unwrap_or(m1), c).mul(m1),
-                    Kind::Bnb(_) => {
-                        let t = match (small, &book) {
-                            (Some(t), _) => V::permute(t, c),
-                            (None, Some(bk)) => bk.decode(c),
-                            (None, None) => m1,
-                        };
-                        t.mul(m1)
-                    }
-                };
-                if cnt == 16 {
-                    E::store::<V>(v, y.add(e));
-                } else {
-                    E::store_partial::<V>(v, y.add(e), cnt);
-                }
+            while g + 16 <= len {
+                let v = d.value(load_codes::<V, BITS, HIGH>(q, e0 + g), &k);
+                E::store::<V>(v, y.add(e0 + g));
                 g += 16;
+            }
+            if g < len {
+                let cnt = len - g;
+                let mut t = [0u8; 16];
+                let at = (e0 + g) / 8 * BITS;
+                std::ptr::copy_nonoverlapping(q.add(at), t.as_mut_ptr(), (BITS * cnt).div_ceil(8));
+                let v = d.value(load_codes::<V, BITS, HIGH>(t.as_ptr(), 0), &k);
+                E::store_partial::<V>(v, y.add(e0 + g), cnt);
             }
         }
     }
