@@ -80,6 +80,23 @@ pub trait Q16: V16 {
     fn and_bits(self, mask: u32) -> Self;
     /// Lane-wise `(to_bits(lane) >> shift) as f32` for `shift` >= 1.
     fn bits_shr(self, shift: u32) -> Self;
+    /// Lane-wise count of the 255 sorted values below the lane (0 for NaN), given them in
+    /// search-tree level order (`CodeBook::levels` of a 256-code book): `i = 2i + (v > node)`
+    /// for eight levels.
+    ///
+    /// # Safety
+    /// 256 readable floats at `levels`.
+    #[inline(always)]
+    unsafe fn search_levels256(levels: *const f32, v: Self) -> Self {
+        let mut i = Self::splat(0.0);
+        for k in 0..8 {
+            let at = i.add(Self::splat(((1u32 << k) - 1) as f32));
+            // SAFETY: at < 2^(k+1) - 1 <= 255 (caller: 256 floats).
+            let node = unsafe { Self::lookup(levels, at) };
+            i = i.add(i).add(Self::bits(v.mask_gt(node), 1.0));
+        }
+        i
+    }
     /// Lane-wise `from_bits(lane as i32 as u32)` for integer-valued lanes in i32's range.
     fn int_to_bits(self) -> Self;
     /// Lane `i` is `table[idx[i]]` for integer-valued `idx`.

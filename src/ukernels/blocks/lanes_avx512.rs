@@ -5,6 +5,23 @@ use std::arch::x86_64::*;
 use super::lanes::Q16;
 use crate::ukernels::simd::avx512::Z16;
 
+/// `p[i & 31]` lane-wise for the 32 floats at `p`.
+///
+/// # Safety
+/// 32 readable floats; only reached from kernels compiled with the AVX-512 level's features.
+#[inline(always)]
+unsafe fn pair(p: *const f32, i: __m512i) -> __m512 {
+    // SAFETY: forwarded contract.
+    unsafe { _mm512_permutex2var_ps(_mm512_loadu_ps(p), i, _mm512_loadu_ps(p.add(16))) }
+}
+
+/// `b` where `i & bit` is set, else `a`.
+#[inline(always)]
+fn pick(i: __m512i, bit: i32, a: __m512, b: __m512) -> __m512 {
+    // SAFETY: only reached from kernels compiled with the AVX-512 level's features.
+    unsafe { _mm512_mask_blend_ps(_mm512_test_epi32_mask(i, _mm512_set1_epi32(bit)), a, b) }
+}
+
 // SAFETY (every `unsafe` block in this impl that only calls intrinsics): `Z16` is only used
 // inside functions compiled with the Avx512 level's target features, which are only called on
 // CPUs that have them; these methods inline into them.
@@ -185,6 +202,34 @@ impl Q16 for Z16 {
                 _mm512_set1_epi32(63),
             );
             Z16(_mm512_cvtepi32_ps(c))
+        }
+    }
+    #[inline(always)]
+    unsafe fn search_levels256(levels: *const f32, v: Self) -> Self {
+        // SAFETY: 256 readable floats (caller); see the impl comment. Levels 0..=4 (at most
+        // 16 nodes) are one permute of one register, level 5 (32) one two-register permute,
+        // level 6 (64) two and a blend on index bit 5, level 7 (128) four and three blends.
+        unsafe {
+            let one = _mm512_set1_epi32(1);
+            let mut i = _mm512_setzero_si512();
+            for k in 0..8usize {
+                let base = levels.add((1usize << k) - 1);
+                let node = match k {
+                    0 => _mm512_set1_ps(*levels),
+                    1..=4 => _mm512_permutexvar_ps(i, _mm512_loadu_ps(base)),
+                    5 => pair(base, i),
+                    6 => pick(i, 32, pair(base, i), pair(base.add(32), i)),
+                    _ => {
+                        let lo = pick(i, 32, pair(base, i), pair(base.add(32), i));
+                        let hi = pick(i, 32, pair(base.add(64), i), pair(base.add(96), i));
+                        pick(i, 64, lo, hi)
+                    }
+                };
+                let gt = _mm512_cmp_ps_mask::<_CMP_GT_OQ>(v.0, node);
+                let i2 = _mm512_add_epi32(i, i);
+                i = _mm512_mask_add_epi32(i2, gt, i2, one);
+            }
+            Z16(_mm512_cvtepi32_ps(i))
         }
     }
     #[inline(always)]

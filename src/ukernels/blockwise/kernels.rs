@@ -237,19 +237,19 @@ impl<V: Q16> Book<V> {
     #[inline(always)]
     fn encode(&self, v: V) -> V {
         let n = self.book.order.len();
-        let mut pos = V::splat(0.0);
-        let mut step = n / 2;
-        while step > 0 {
-            let at = pos.add(V::splat((step - 1) as f32));
-            let m = if n == 16 {
-                V::permute(self.mids, at)
-            } else {
-                // SAFETY: at <= n - 2, inside the n - 1 midpoints.
-                unsafe { V::lookup(self.book.mids.as_ptr(), at) }
-            };
-            pos = pos.add(V::bits(v.mask_gt(m), step as f32));
-            step /= 2;
-        }
+        let pos = if n == 16 {
+            let mut pos = V::splat(0.0);
+            let mut step = n / 2;
+            while step > 0 {
+                let m = V::permute(self.mids, pos.add(V::splat((step - 1) as f32)));
+                pos = pos.add(V::bits(v.mask_gt(m), step as f32));
+                step /= 2;
+            }
+            pos
+        } else {
+            // SAFETY: a 256-code book has 256 level-ordered floats.
+            unsafe { V::search_levels256(self.book.levels.as_ptr(), v) }
+        };
         let pos = V::blend(v.mask_ge(v), pos, V::splat((n - 1) as f32));
         if n == 16 && self.book.order[1] != 1 {
             V::permute(self.order, pos)
@@ -341,8 +341,19 @@ unsafe fn encode_run<V: Q16, E: Elem, K: Encode<V>, const BITS: usize, const HIG
     pad: f32,
 ) {
     let mut g = 0;
-    // SAFETY: elements g..g + 16 of the block and their code bytes (caller).
-    while g + 16 <= len {
+    // Two groups per step: their (long, independent) dependency chains overlap.
+    while g + 32 <= len {
+        // SAFETY: elements g..g + 32 of the block and their code bytes (caller).
+        unsafe {
+            let c0 = k.encode(E::load::<V>(x.add(g)));
+            let c1 = k.encode(E::load::<V>(x.add(g + 16)));
+            store_codes::<V, BITS, HIGH>(c0, q, e0 + g);
+            store_codes::<V, BITS, HIGH>(c1, q, e0 + g + 16);
+        }
+        g += 32;
+    }
+    if g + 16 <= len {
+        // SAFETY: elements g..g + 16 of the block and their code bytes (caller).
         unsafe { store_codes::<V, BITS, HIGH>(k.encode(E::load::<V>(x.add(g))), q, e0 + g) };
         g += 16;
     }
@@ -436,7 +447,17 @@ pub unsafe fn quantize<V: Q16, E: Elem>(
         _ => None,
     };
     let emax = fmt.map_or(0, FpFormat::emax);
-    for b in 0..n.div_ceil(bs) {
+    let mut first = 0;
+    if kind == Kind::Nvfp4 && !p.scales_given {
+        // SAFETY: whole blocks first..first + 16 lie inside the buffers (caller).
+        unsafe {
+            while first + 16 <= n / 16 {
+                nvfp4_16_blocks::<V, E>(p, x.add(16 * first), q, s.add(first), first, &pk);
+                first += 16;
+            }
+        }
+    }
+    for b in first..n.div_ceil(bs) {
         let len = bs.min(n - b * bs);
         // SAFETY (every access below): block b, its codes, scale and zero point are inside the
         // caller's buffers.
@@ -529,6 +550,48 @@ pub unsafe fn quantize<V: Q16, E: Elem>(
                 }
             }
         }
+    }
+}
+
+/// NVFP4 with computed scales for 16 whole blocks (starting at block `b0`): the 16 block
+/// maxima by one shuffle network, the 16 scales as one vector (the reference's
+/// [`nvfp4_scale_byte`] lane-wise: the same division, clamps and E4M3 rounding), then each
+/// block's elements.
+///
+/// # Safety
+/// 256 readable elements at `x`; the blocks' codes and 16 scale bytes at `s` writable.
+#[inline(always)]
+unsafe fn nvfp4_16_blocks<V: Q16, E: Elem>(
+    p: &Params,
+    x: *const E::S,
+    q: *mut u8,
+    s: *mut u8,
+    b0: usize,
+    pk: &Packing,
+) {
+    let zero = V::splat(0.0);
+    let mut v = [zero; 16];
+    for (j, v) in v.iter_mut().enumerate() {
+        // SAFETY: block j's 16 elements (caller). `max(|x|, 0)` drops NaN like the
+        // reference's `if |x| > m` and leaves the maxima exact.
+        *v = unsafe { E::load::<V>(x.add(16 * j)) }.abs().max(zero);
+    }
+    let amax = V::hmax16(&v);
+    let t = amax.div(V::splat(6.0 * p.tensor_scale));
+    let t = V::blend(t.mask_gt(zero), t.max(V::splat(pow2(-9))), V::splat(1.0));
+    let codes = fp_encode(FpFormat::E4M3, t, zero);
+    let mut d = [0.0f32; 16];
+    // SAFETY: 16 scale bytes writable (caller); 16 floats in d.
+    unsafe {
+        codes.store_i8(s);
+        fp_decode(FpFormat::E4M3, codes)
+            .mul(V::splat(p.tensor_scale))
+            .store_f32(d.as_mut_ptr());
+    }
+    for (j, &d) in d.iter().enumerate() {
+        let k = NvEnc { d: V::splat(d) };
+        // SAFETY: block j's elements and codes (caller).
+        unsafe { encode_block::<V, E, _>(&k, x.add(16 * j), 16, q, (b0 + j) * 16, pk) };
     }
 }
 

@@ -18,6 +18,10 @@ pub struct CodeBook {
     pub mids: &'static [f32],
     /// The code at each ascending position.
     pub order: &'static [u8],
+    /// The midpoints by search-tree level (level k, holding `2^k` nodes, at offset `2^k - 1`:
+    /// node i of level k is midpoint `i · n / 2^k + n / 2^(k+1) - 1`), one padding 0 at the
+    /// end. Walking down, `i = 2i + (v > node)`, ends at the count of midpoints below `v`.
+    pub levels: &'static [f32],
 }
 
 impl CodeBook {
@@ -41,6 +45,20 @@ const fn mids<const N: usize, const M: usize>(v: &[f32; N], order: &[u8; N]) -> 
         i += 1;
     }
     m
+}
+
+const fn levels<const M: usize, const N: usize>(mids: &[f32; M]) -> [f32; N] {
+    let mut t = [0.0; N];
+    let mut k = 0;
+    while (1 << k) < N {
+        let mut i = 0;
+        while i < (1 << k) {
+            t[(1 << k) - 1 + i] = mids[i * (N >> k) + (N >> (k + 1)) - 1];
+            i += 1;
+        }
+        k += 1;
+    }
+    t
 }
 
 const fn identity<const N: usize>() -> [u8; N] {
@@ -99,12 +117,14 @@ const DYN8_VALUES: [f32; 256] = from_bits([
 ]);
 const DYN8_ORDER: [u8; 256] = identity();
 const DYN8_MIDS: [f32; 255] = mids(&DYN8_VALUES, &DYN8_ORDER);
+const DYN8_LEVELS: [f32; 256] = levels(&DYN8_MIDS);
 
 /// bitsandbytes' signed dynamic map (`code[127] = 0`, `code[255] = 1`, no -1).
 pub static DYNAMIC8: CodeBook = CodeBook {
     values: &DYN8_VALUES,
     mids: &DYN8_MIDS,
     order: &DYN8_ORDER,
+    levels: &DYN8_LEVELS,
 };
 
 const NF4_VALUES: [f32; 16] = from_bits([
@@ -113,12 +133,14 @@ const NF4_VALUES: [f32; 16] = from_bits([
 ]);
 const NF4_ORDER: [u8; 16] = identity();
 const NF4_MIDS: [f32; 15] = mids(&NF4_VALUES, &NF4_ORDER);
+const NF4_LEVELS: [f32; 16] = levels(&NF4_MIDS);
 
 /// QLoRA's NF4 (ascending already).
 pub static NF4: CodeBook = CodeBook {
     values: &NF4_VALUES,
     mids: &NF4_MIDS,
     order: &NF4_ORDER,
+    levels: &NF4_LEVELS,
 };
 
 /// bitsandbytes FP4 (its own: bit 3 the sign, magnitudes 0, 0.0625, 8, 12, 4, 6, 2, 3 / 12;
@@ -130,12 +152,14 @@ const FP4_VALUES: [f32; 16] = from_bits([
 /// `torch.argsort` of the values as bitsandbytes computes it (the two zeros: code 0 first).
 const FP4_ORDER: [u8; 16] = [11, 10, 13, 12, 15, 14, 9, 0, 8, 1, 6, 7, 4, 5, 2, 3];
 const FP4_MIDS: [f32; 15] = mids(&FP4_VALUES, &FP4_ORDER);
+const FP4_LEVELS: [f32; 16] = levels(&FP4_MIDS);
 
 /// bitsandbytes FP4.
 pub static FP4: CodeBook = CodeBook {
     values: &FP4_VALUES,
     mids: &FP4_MIDS,
     order: &FP4_ORDER,
+    levels: &FP4_LEVELS,
 };
 
 /// Value of code `c` of `f` (sign bit on top): subnormals, E4M3's NaN (S.1111.111), E5M2's
