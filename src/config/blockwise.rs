@@ -22,8 +22,8 @@ macro_rules! table {
                 name: $scalar,
                 isa: IsaLevel::Scalar,
                 func: BlockwiseKernels {
-                    quantize: bw::scalar::quantize::<$E>,
-                    dequantize: bw::scalar::dequantize::<$E>,
+                    quantize: bw::reference::quantize::<$E>,
+                    dequantize: bw::reference::dequantize::<$E>,
                 },
             },
             avx2: x86_kernel!($avx2, Avx2, BlockwiseKernels {

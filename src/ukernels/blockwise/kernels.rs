@@ -394,25 +394,6 @@ fn sign_extend<V: Q16>(c: V, bits: usize) -> V {
     c.sub(V::bits(c.mask_ge(V::splat(half)), 2.0 * half))
 }
 
-/// Zero point of block `b` (as [`r`] reads it).
-///
-/// # Safety
-/// `z` NULL or holding it.
-#[inline(always)]
-unsafe fn read_zp(z: *const u8, b: usize, bits: usize, signed: bool) -> f32 {
-    if z.is_null() {
-        return 0.0;
-    }
-    // SAFETY: forwarded contract.
-    let c = unsafe { r::code_at(z, b, bits, false) };
-    let s = 32 - bits as u32;
-    (if signed {
-        ((c << s) as i32) >> s
-    } else {
-        c as i32
-    }) as f32
-}
-
 /// Quantizes `n` elements (see [`super::QuantizeFn`]).
 ///
 /// # Safety
@@ -467,7 +448,7 @@ pub unsafe fn quantize<V: Q16, E: Elem>(
                 Kind::Int { qmin, qmax } => {
                     let (scale, zp) = if p.scales_given {
                         let scale = r::scale_f32(s, b);
-                        (scale, read_zp(z, b, bits, qmin < 0))
+                        (scale, r::zero_point(z, b, bits, qmin < 0))
                     } else {
                         let (amax, lo, hi) = if qmin < 0 {
                             (Stats::amax::<V, E>(xb, len), 0.0, 0.0)
@@ -696,7 +677,7 @@ impl<V: Q16> Decode<V> for IntDec {
         // SAFETY: forwarded contract.
         unsafe {
             [
-                V::splat(read_zp(self.z, b, self.bits, self.signed)),
+                V::splat(r::zero_point(self.z, b, self.bits, self.signed)),
                 V::splat(r::scale_f32(self.s, b)),
             ]
         }

@@ -304,43 +304,5 @@ pub type QuantizeFn<S> =
 pub type DequantizeFn<S> =
     unsafe fn(p: &Params, n: usize, q: *const u8, s: *const u8, z: *const u8, y: *mut S);
 
-/// The scalar kernels are the reference.
-pub mod scalar {
-    use super::{Params, reference};
-    use crate::ukernels::simd::Elem;
-
-    /// See [`super::QuantizeFn`].
-    ///
-    /// # Safety
-    /// The buffers hold what `p` and `n` say (see [`super::reference::quantize`]).
-    pub unsafe fn quantize<E: Elem>(
-        p: &Params,
-        n: usize,
-        x: *const E::S,
-        q: *mut u8,
-        s: *mut u8,
-        z: *mut u8,
-    ) {
-        // SAFETY: forwarded contract.
-        unsafe { reference::quantize::<E>(p, n, x, q, s, z) }
-    }
-
-    /// See [`super::DequantizeFn`].
-    ///
-    /// # Safety
-    /// The buffers hold what `p` and `n` say (see [`super::reference::dequantize`]).
-    pub unsafe fn dequantize<E: Elem>(
-        p: &Params,
-        n: usize,
-        q: *const u8,
-        s: *const u8,
-        z: *const u8,
-        y: *mut E::S,
-    ) {
-        // SAFETY: forwarded contract.
-        unsafe { reference::dequantize::<E>(p, n, q, s, z, y) }
-    }
-}
-
 #[cfg(test)]
 mod tests;

@@ -241,21 +241,18 @@ fn sign_extend(c: u32, bits: usize) -> i32 {
     ((c << s) as i32) >> s
 }
 
-/// Zero point of block `b` (0 when `z` is NULL).
+/// Zero point of block `b` of `bits`-bit zero points (0 when `z` is NULL).
 ///
 /// # Safety
 /// `z` NULL or holding block `b`'s zero point.
-unsafe fn zero_point(p: &Params, z: *const u8, b: usize) -> f32 {
+#[inline(always)]
+pub unsafe fn zero_point(z: *const u8, b: usize, bits: usize, signed: bool) -> f32 {
     if z.is_null() {
         return 0.0;
     }
-    let Kind::Int { qmin, .. } = p.scheme.kind() else {
-        return 0.0;
-    };
-    let bits = p.scheme.element_bits();
     // SAFETY: forwarded contract.
     let c = unsafe { code_at(z, b, bits, false) };
-    (if qmin < 0 {
+    (if signed {
         sign_extend(c, bits)
     } else {
         c as i32
@@ -300,7 +297,8 @@ pub unsafe fn quantize<E: Elem>(
             match p.scheme.kind() {
                 Kind::Int { qmin, qmax } => {
                     let (scale, zp) = if p.scales_given {
-                        (scale_f32(s, b), zero_point(p, z, b))
+                        let bits = p.scheme.element_bits();
+                        (scale_f32(s, b), zero_point(z, b, bits, qmin < 0))
                     } else {
                         let (mut amax, mut lo, mut hi) = (0.0f32, 0.0f32, 0.0f32);
                         for v in xs.clone() {
@@ -412,7 +410,7 @@ unsafe fn dequantize_one(p: &Params, c: u32, s: *const u8, z: *const u8, b: usiz
                 } else {
                     c as i32
                 };
-                (q as f32 - zero_point(p, z, b)) * scale_f32(s, b)
+                (q as f32 - zero_point(z, b, bits, qmin < 0)) * scale_f32(s, b)
             }
             Kind::MxFp(_) | Kind::MxInt8 => {
                 let byte = s.add(b).read();
