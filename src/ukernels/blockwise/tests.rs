@@ -249,3 +249,63 @@ fn tables() {
     assert!(NF4.mids.windows(2).all(|w| w[0] < w[1]));
     assert!(FP4.mids.windows(2).all(|w| w[0] <= w[1]));
 }
+
+/// ONNX quantization with given scales on quotients within a few ulps of half-integers (where
+/// a multiply-by-reciprocal shortcut would round differently from the reference's division).
+#[test]
+fn int_near_ties_match_reference() {
+    fn run<E: Elem>(impls: &[Impl<E>]) {
+        for scheme in [Scheme::Int8, Scheme::Uint8, Scheme::Int4] {
+            for scale in [0.1f32, 0.3, 1.0 / 3.0, 0.7, 1.1, 3e-5, 7.0] {
+                let mut x = Vec::new();
+                for k in -140..140 {
+                    let t = (k as f32 + 0.5) * scale;
+                    for ulps in -4i32..=4 {
+                        x.push(f32::from_bits((t.to_bits() as i32 + ulps) as u32));
+                    }
+                }
+                let n = x.len() / 32 * 32;
+                x.truncate(n);
+                let p = Params {
+                    scheme,
+                    block_size: 32,
+                    scales_given: true,
+                    tensor_scale: 1.0,
+                };
+                let s: Vec<u8> = (0..p.blocks(n)).flat_map(|_| scale.to_le_bytes()).collect();
+                let xs = to_elems::<E>(&x);
+                let mut want = vec![0u8; p.q_bytes(n)];
+                let mut s1 = s.clone();
+                // SAFETY: buffers sized by the Params functions.
+                unsafe {
+                    super::reference::quantize::<E>(
+                        &p,
+                        n,
+                        xs.as_ptr(),
+                        want.as_mut_ptr(),
+                        s1.as_mut_ptr(),
+                        std::ptr::null_mut(),
+                    )
+                };
+                for (name, qf, _) in impls {
+                    let mut got = vec![0u8; p.q_bytes(n)];
+                    let mut s2 = s.clone();
+                    // SAFETY: as above.
+                    unsafe {
+                        qf(
+                            &p,
+                            n,
+                            xs.as_ptr(),
+                            got.as_mut_ptr(),
+                            s2.as_mut_ptr(),
+                            std::ptr::null_mut(),
+                        )
+                    };
+                    assert_eq!(got, want, "{name} {scheme:?} scale {scale} {}", E::NAME);
+                }
+            }
+        }
+    }
+    run::<F32>(&impls!(F32));
+    run::<F16>(&impls!(F16));
+}
