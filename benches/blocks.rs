@@ -9,34 +9,17 @@
 //! quantizers are slow by design); filters narrow it, e.g.
 //! `cargo bench --bench blocks -- 'q4_K/avx512'`. `NNK_BENCH_SIZES=65536` sets the sizes.
 
+mod common;
+
 use std::hint::black_box;
 use std::time::Duration;
 
+use common::{data, sizes};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use nnkern::IsaLevel;
 use nnkern::config::blocks::BlockElem;
 use nnkern::ukernels::blocks::Format;
 use nnkern::ukernels::simd::{Bf16, F16, F32};
-
-fn sizes() -> Vec<usize> {
-    match std::env::var("NNK_BENCH_SIZES") {
-        Ok(s) => s.split(',').filter_map(|v| v.trim().parse().ok()).collect(),
-        Err(_) => vec![1 << 16, 1 << 24],
-    }
-}
-
-/// Test data: a smooth mix of magnitudes, like weights.
-fn data(n: usize) -> Vec<f32> {
-    let mut s = 0x1234_5678_u32;
-    (0..n)
-        .map(|i| {
-            s ^= s << 13;
-            s ^= s >> 17;
-            s ^= s << 5;
-            ((s >> 8) as f32 / (1u32 << 24) as f32 - 0.5) * (1.0 + (i % 97) as f32 / 16.0)
-        })
-        .collect()
-}
 
 fn dequantize<E: BlockElem>(
     g: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
