@@ -49,14 +49,22 @@ fn out_dir() -> PathBuf {
     d
 }
 
-/// Compiles `source` with `std` and strict warnings into `out`, linked as `link`.
+/// Compiles `source` with `std` and strict warnings into `out`, linked statically or shared.
 fn build(source: &str, std: &str, cpp: bool, shared: bool, out: &Path) {
+    build_with(source, std, cpp, shared, &[], out)
+}
+
+/// `build` with extra compiler flags.
+fn build_with(source: &str, std: &str, cpp: bool, shared: bool, extra: &[&str], out: &Path) {
     let tool = compiler(cpp);
     let mut cmd = tool.to_command();
     cmd.arg(format!("-std={std}"))
         .args(["-Wall", "-Wextra", "-Werror", "-pedantic", "-O2"])
+        .args(extra)
         .arg("-I")
         .arg(root().join("include"))
+        .arg("-I")
+        .arg(root().join("bindings/cpp"))
         .arg(root().join(source))
         .arg("-o")
         .arg(out);
@@ -121,10 +129,29 @@ fn c_suite_static_and_shared() {
     assert!(out.contains("all C conformance checks passed"), "{out}");
 }
 
+/// The C++ suite runs through bindings/cpp/nnkern.hpp in both of its modes: C++17 with
+/// exceptions, and C++20 (std::span overloads) built as game engines build, without exceptions
+/// or RTTI, where calls return nnk::Status.
 #[test]
-fn cpp_suite() {
+fn cpp_suite_with_exceptions() {
     let exe = out_dir().join("conformance_cpp");
     build("tests/cpp/conformance.cpp", "c++17", true, false, &exe);
+    let out = run(&[], &exe, &[]);
+    assert!(out.contains("all C++ conformance checks passed"), "{out}");
+}
+
+#[test]
+fn cpp_suite_without_exceptions_or_rtti() {
+    let exe = out_dir().join("conformance_cpp_noexcept");
+    let flags = ["-fno-exceptions", "-fno-rtti"];
+    build_with(
+        "tests/cpp/conformance.cpp",
+        "c++20",
+        true,
+        true,
+        &flags,
+        &exe,
+    );
     let out = run(&[], &exe, &[]);
     assert!(out.contains("all C++ conformance checks passed"), "{out}");
 }

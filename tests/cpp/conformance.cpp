@@ -1,5 +1,7 @@
-// nnkern C++ conformance suite: compiled as C++17 against include/nnkern.h, linked against
-// libnnkern.a, run by `cargo test` (tests/conformance.rs).
+// nnkern C++ conformance suite: compiled as C++17 against the C++ wrapper bindings/cpp/nnkern.hpp
+// (over include/nnkern.h), linked against libnnkern.a, run by `cargo test` (tests/conformance.rs)
+// twice: with exceptions (failures throw nnk::Error) and with -fno-exceptions -fno-rtti (calls
+// return nnk::Status). CALL() turns either into the nnk_status the checks compare.
 //
 // Its reference conversions are its own, written from IEEE 754 with frexp/ldexp arithmetic
 // (different from the C suite's integer rounding and from nnkern's code). Every check runs at
@@ -16,13 +18,14 @@
 #include <random>
 #include <string>
 #include <thread>
+#include <type_traits>
 #include <vector>
 
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
 
-#include "nnkern.h"
+#include "nnkern.hpp"
 
 namespace {
 
@@ -39,7 +42,27 @@ void check_status(nnk_status got, nnk_status want, const char *call) {
     check(got == want, std::string(call) + " -> " + nnk_status_string(got) + ", want " + nnk_status_string(want));
 }
 
-#define STATUS(call, want) check_status((call), (want), #call)
+#ifdef NNK_CPP_NO_EXCEPTIONS
+#define CALL(expr) (expr).code()
+#else
+template <class F>
+nnk_status call_status(F f) {
+    try {
+        if constexpr (std::is_void_v<decltype(f())>) {
+            f();
+            return NNK_STATUS_SUCCESS;
+        } else {
+            return f().code();  // status() accessors
+        }
+    } catch (const nnk::Error &e) {
+        return e.status();
+    }
+}
+#define CALL(expr) call_status([&] { return expr; })
+#endif
+#define STATUS(call, want) check_status(CALL(call), (want), #call)
+
+using Pool = const nnk::Threadpool *;
 
 std::uint32_t bits(float f) {
     std::uint32_t u;
@@ -104,15 +127,6 @@ std::uint32_t ref_bf16_to_f32(std::uint16_t h) {
 #include "../c/blocks_ref.h"
 #include "../c/blockwise_ref.h"
 
-struct OperatorDeleter {
-    void operator()(nnk_operator *op) const { nnk_delete_operator(op); }
-};
-using OperatorPtr = std::unique_ptr<nnk_operator, OperatorDeleter>;
-
-struct PoolDeleter {
-    void operator()(nnk_threadpool *tp) const { nnk_threadpool_destroy(tp); }
-};
-using PoolPtr = std::unique_ptr<nnk_threadpool, PoolDeleter>;
 
 std::mt19937_64 rng(20261126);
 
@@ -129,20 +143,20 @@ void check_every_16_bit_pattern() {
     std::vector<std::uint16_t> x(65536);
     std::vector<float> y(65536);
     for (std::size_t i = 0; i < x.size(); ++i) x[i] = std::uint16_t(i);
-    STATUS(nnk_convert_f16_f32(x.size(), x.data(), y.data(), nullptr), NNK_STATUS_SUCCESS);
+    STATUS(nnk::convert(x.size(), nnk::as_f16(x.data()), y.data()), NNK_STATUS_SUCCESS);
     for (std::size_t i = 0; i < x.size(); ++i) check(bits(y[i]) == ref_f16_to_f32(x[i]), "f16 " + std::to_string(i));
-    STATUS(nnk_convert_bf16_f32(x.size(), x.data(), y.data(), nullptr), NNK_STATUS_SUCCESS);
+    STATUS(nnk::convert(x.size(), nnk::as_bf16(x.data()), y.data()), NNK_STATUS_SUCCESS);
     for (std::size_t i = 0; i < x.size(); ++i) check(bits(y[i]) == ref_bf16_to_f32(x[i]), "bf16 " + std::to_string(i));
 }
 
-void check_narrowing(std::size_t n, nnk_threadpool *tp) {
+void check_narrowing(std::size_t n, Pool tp) {
     std::vector<float> x(n);
     std::vector<std::uint16_t> y(n);
     for (auto &v : x) v = any_f32();
-    STATUS(nnk_convert_f32_f16(n, x.data(), y.data(), tp), NNK_STATUS_SUCCESS);
+    STATUS(nnk::convert(n, x.data(), nnk::as_f16(y.data()), tp), NNK_STATUS_SUCCESS);
     for (std::size_t i = 0; i < n; ++i)
         check(y[i] == ref_f32_to_f16(x[i]), "f32->f16 of bits " + std::to_string(bits(x[i])));
-    STATUS(nnk_convert_f32_bf16(n, x.data(), y.data(), tp), NNK_STATUS_SUCCESS);
+    STATUS(nnk::convert(n, x.data(), nnk::as_bf16(y.data()), tp), NNK_STATUS_SUCCESS);
     for (std::size_t i = 0; i < n; ++i)
         check(y[i] == ref_f32_to_bf16(x[i]), "f32->bf16 of bits " + std::to_string(bits(x[i])));
 }
@@ -157,14 +171,14 @@ void check_lengths_and_offsets() {
         for (std::size_t off = 0; off < 16; ++off) {
             for (auto &v : x) v = any_f32();
             std::fill(y.begin(), y.end(), 0xA5A5);
-            STATUS(nnk_convert_f32_f16(n, x.data() + off, y.data() + 2 * off, nullptr), NNK_STATUS_SUCCESS);
+            STATUS(nnk::convert(n, x.data() + off, nnk::as_f16(y.data() + 2 * off)), NNK_STATUS_SUCCESS);
             for (std::size_t i = 0; i < y.size(); ++i) {
                 bool inside = i >= 2 * off && i < 2 * off + n;
                 std::uint16_t want = inside ? ref_f32_to_f16(x[off + i - 2 * off]) : 0xA5A5;
                 check(y[i] == want, "n=" + std::to_string(n) + " off=" + std::to_string(off) + " i=" + std::to_string(i));
             }
             std::fill(z.begin(), z.end(), -7.0f);
-            STATUS(nnk_convert_bf16_f32(n, y.data() + 2 * off, z.data() + off, nullptr), NNK_STATUS_SUCCESS);
+            STATUS(nnk::convert(n, nnk::as_bf16(y.data() + 2 * off), z.data() + off), NNK_STATUS_SUCCESS);
             for (std::size_t i = 0; i < z.size(); ++i) {
                 bool inside = i >= off && i < off + n;
                 std::uint32_t want = inside ? ref_bf16_to_f32(y[2 * off + i - off]) : bits(-7.0f);
@@ -174,25 +188,25 @@ void check_lengths_and_offsets() {
     }
 }
 
-void check_operator(nnk_threadpool *tp) {
+void check_operator(Pool tp) {
     const std::size_t rows = 64, ch = 1000, is = 1003, os = 1001;
     std::vector<float> x(rows * is);
     std::vector<std::uint16_t> y(rows * os, 0x1234);
     for (auto &v : x) v = any_f32();
-    nnk_operator *raw = nullptr;
-    STATUS(nnk_create_convert_nc_f32_bf16(0, &raw), NNK_STATUS_SUCCESS);
-    OperatorPtr op(raw);
-    STATUS(nnk_run_operator(op.get(), tp), NNK_STATUS_INVALID_STATE);
-    STATUS(nnk_reshape_convert_nc_f32_f16(op.get(), ch, is, os, rows), NNK_STATUS_INVALID_PARAMETER);
-    STATUS(nnk_reshape_convert_nc_f32_bf16(op.get(), ch, is, os, rows), NNK_STATUS_SUCCESS);
-    STATUS(nnk_setup_convert_nc_f32_bf16(op.get(), x.data(), y.data()), NNK_STATUS_SUCCESS);
-    STATUS(nnk_run_operator(op.get(), tp), NNK_STATUS_SUCCESS);
+    nnk::Convert<float, nnk::bf16> op;
+    STATUS(op.run(tp), NNK_STATUS_INVALID_STATE);
+    // The wrong operator type behind a handle is refused by the C layer.
+    STATUS((nnk::Convert<float, nnk::f16>().run(tp)), NNK_STATUS_INVALID_STATE);
+    check(nnk_reshape_convert_nc_f32_f16(op.get(), ch, is, os, rows) == NNK_STATUS_INVALID_PARAMETER, "type check");
+    STATUS(op.reshape(ch, is, os, rows), NNK_STATUS_SUCCESS);
+    STATUS(op.setup(x.data(), nnk::as_bf16(y.data())), NNK_STATUS_SUCCESS);
+    STATUS(op.run(tp), NNK_STATUS_SUCCESS);
     for (std::size_t r = 0; r < rows; ++r)
         for (std::size_t c = 0; c < os; ++c) {
             std::uint16_t want = c < ch ? ref_f32_to_bf16(x[r * is + c]) : 0x1234;
             check(y[r * os + c] == want, "operator row " + std::to_string(r) + " col " + std::to_string(c));
         }
-    const char *name = nnk_operator_kernel_name(op.get());
+    const char *name = op.kernel_name();
     check(name && std::string(name).rfind("f32_bf16_vcvt__", 0) == 0, "kernel name");
 }
 
@@ -243,13 +257,13 @@ bool within(Dt t, bool log_sm, float got, double want) {
     return std::fabs(double(r) - double(got)) <= std::ldexp(1.0, e - (t == Dt::f16 ? 10 : 7)) * 1.000001;
 }
 
-void check_softmax_row(const std::vector<float> &src, std::uint32_t flags, nnk_threadpool *tp, const char *what) {
+void check_softmax_row(const std::vector<float> &src, std::uint32_t flags, Pool tp, const char *what) {
     const std::size_t n = src.size();
     for (bool log_sm : {false, true}) {
         // f32
         std::vector<float> y(n);
-        STATUS(log_sm ? nnk_log_softmax_nc_f32(1, n, src.data(), n, y.data(), n, flags, tp)
-                      : nnk_softmax_nc_f32(1, n, src.data(), n, y.data(), n, flags, tp),
+        STATUS(log_sm ? nnk::log_softmax(1, n, src.data(), n, y.data(), n, flags, tp)
+                      : nnk::softmax(1, n, src.data(), n, y.data(), n, flags, tp),
                NNK_STATUS_SUCCESS);
         auto want = ref_softmax(log_sm, std::vector<double>(src.begin(), src.end()));
         for (std::size_t i = 0; i < n; ++i)
@@ -263,13 +277,18 @@ void check_softmax_row(const std::vector<float> &src, std::uint32_t flags, nnk_t
                 xd[i] = to_f32(t, xh[i]);
             }
             nnk_status st;
-            if (t == Dt::f16)
-                st = log_sm ? nnk_log_softmax_nc_f16(1, n, xh.data(), n, yh.data(), n, flags, tp)
-                            : nnk_softmax_nc_f16(1, n, xh.data(), n, yh.data(), n, flags, tp);
-            else
-                st = log_sm ? nnk_log_softmax_nc_bf16(1, n, xh.data(), n, yh.data(), n, flags, tp)
-                            : nnk_softmax_nc_bf16(1, n, xh.data(), n, yh.data(), n, flags, tp);
-            STATUS(st, NNK_STATUS_SUCCESS);
+            if (t == Dt::f16) {
+                const nnk::f16 *in = nnk::as_f16(xh.data());
+                nnk::f16 *out = nnk::as_f16(yh.data());
+                st = CALL(log_sm ? nnk::log_softmax(1, n, in, n, out, n, flags, tp)
+                                 : nnk::softmax(1, n, in, n, out, n, flags, tp));
+            } else {
+                const nnk::bf16 *in = nnk::as_bf16(xh.data());
+                nnk::bf16 *out = nnk::as_bf16(yh.data());
+                st = CALL(log_sm ? nnk::log_softmax(1, n, in, n, out, n, flags, tp)
+                                 : nnk::softmax(1, n, in, n, out, n, flags, tp));
+            }
+            check_status(st, NNK_STATUS_SUCCESS, "16-bit softmax");
             auto w = ref_softmax(log_sm, xd);
             for (std::size_t i = 0; i < n; ++i)
                 check(within(t, log_sm, to_f32(t, yh[i]), w[i]), std::string(what) + " 16-bit i=" + std::to_string(i));
@@ -277,7 +296,7 @@ void check_softmax_row(const std::vector<float> &src, std::uint32_t flags, nnk_t
     }
 }
 
-void check_softmax(nnk_threadpool *tp) {
+void check_softmax(Pool tp) {
     std::uniform_real_distribution<float> u(-25.0f, 25.0f);
     for (std::size_t n : {1u, 7u, 16u, 17u, 100u, 4099u, 40000u}) {
         std::vector<float> x(n);
@@ -291,16 +310,16 @@ void check_softmax(nnk_threadpool *tp) {
     check_softmax_row({2.0f, NAN}, 0, tp, "NaN");
     check_softmax_row({inf, 1.0f, inf}, 0, tp, "+inf");
     // Operator with strides, wrong-type and state errors.
-    nnk_operator *raw = nullptr;
-    STATUS(nnk_create_log_softmax_nc_bf16(NNK_FLAG_CONSISTENT_ARITHMETIC, &raw), NNK_STATUS_SUCCESS);
-    OperatorPtr op(raw);
+    nnk::LogSoftmax<nnk::bf16> op(NNK_FLAG_CONSISTENT_ARITHMETIC);
+    STATUS(op.status(), NNK_STATUS_SUCCESS);
     std::vector<std::uint16_t> x(5 * 70), y(5 * 80, 0xBEEF);
     for (auto &v : x) v = ref_f32_to_bf16(u(rng));
-    STATUS(nnk_setup_log_softmax_nc_bf16(op.get(), x.data(), y.data()), NNK_STATUS_INVALID_STATE);
-    STATUS(nnk_reshape_softmax_nc_bf16(op.get(), 64, 70, 80, 5), NNK_STATUS_INVALID_PARAMETER);
-    STATUS(nnk_reshape_log_softmax_nc_bf16(op.get(), 64, 70, 80, 5), NNK_STATUS_SUCCESS);
-    STATUS(nnk_setup_log_softmax_nc_bf16(op.get(), x.data(), y.data()), NNK_STATUS_SUCCESS);
-    STATUS(nnk_run_operator(op.get(), tp), NNK_STATUS_SUCCESS);
+    STATUS(op.setup(nnk::as_bf16(x.data()), nnk::as_bf16(y.data())), NNK_STATUS_INVALID_STATE);
+    check(nnk_reshape_softmax_nc_bf16(op.get(), 64, 70, 80, 5) == NNK_STATUS_INVALID_PARAMETER, "type check");
+    STATUS(op.reshape(64, 0, 80, 5), NNK_STATUS_INVALID_PARAMETER);
+    STATUS(op.reshape(64, 70, 80, 5), NNK_STATUS_SUCCESS);
+    STATUS(op.setup(nnk::as_bf16(x.data()), nnk::as_bf16(y.data())), NNK_STATUS_SUCCESS);
+    STATUS(op.run(tp), NNK_STATUS_SUCCESS);
     for (std::size_t r = 0; r < 5; ++r) {
         std::vector<double> xd(64);
         for (std::size_t c = 0; c < 64; ++c) xd[c] = to_f32(Dt::bf16, x[r * 70 + c]);
@@ -421,7 +440,7 @@ void ref_gate(const nnk_topk_gating_params &p, const std::vector<float> &bias, c
     for (auto &v : w) v *= p.scale;
 }
 
-void check_gating(nnk_threadpool *tp) {
+void check_gating(Pool tp) {
     const Gating cases[] = {
         {"mixtral", gp(8, 2, NNK_SCORE_SOFTMAX, NNK_POST_NONE, NNK_NORMALIZE_SUM, 0, 1, 0, 0, 0), false},
         {"qwen3", gp(128, 8, NNK_SCORE_SOFTMAX, NNK_POST_NONE, NNK_NORMALIZE_SUM, 0, 1, 0, 0, 0), false},
@@ -452,8 +471,8 @@ void check_gating(nnk_threadpool *tp) {
             std::vector<float> w(tokens * k), w16(tokens * k);
             std::vector<std::uint16_t> xb(x.size());
             for (std::size_t i = 0; i < x.size(); i++) xb[i] = from_f32(Dt::bf16, x[i]);
-            STATUS(nnk_topk_gating_f32(&p, tokens, x.data(), stride, ids.data(), w.data(), 0, tp), NNK_STATUS_SUCCESS);
-            STATUS(nnk_topk_gating_bf16(&p, tokens, xb.data(), stride, ids16.data(), w16.data(), 0, tp), NNK_STATUS_SUCCESS);
+            STATUS(nnk::topk_gating(p, tokens, x.data(), stride, ids.data(), w.data(), 0, tp), NNK_STATUS_SUCCESS);
+            STATUS(nnk::topk_gating(p, tokens, nnk::as_bf16(xb.data()), stride, ids16.data(), w16.data(), 0, tp), NNK_STATUS_SUCCESS);
             for (int pass = 0; pass < 2; pass++) {
                 const auto &gi = pass ? ids16 : ids;
                 const auto &gw = pass ? w16 : w;
@@ -490,14 +509,14 @@ void check_gating(nnk_threadpool *tp) {
     float x[8] = {};
     std::int32_t ids[9] = {-3};
     float w[9] = {-3};
-    STATUS(nnk_topk_gating_f32(&bad, 1, x, 8, ids, w, 0, tp), NNK_STATUS_INVALID_PARAMETER);
+    STATUS(nnk::topk_gating(bad, 1, x, 8, ids, w, 0, tp), NNK_STATUS_INVALID_PARAMETER);
     check(ids[0] == -3 && w[0] == -3, "gating wrote on failure");
     // Dispatch plan of the ids of a gating run.
     const std::size_t T = 500, K = 3, E = 11;
     std::vector<std::int32_t> pid(T * K);
     for (std::size_t i = 0; i < pid.size(); i++) pid[i] = std::int32_t(gen() % E);
     std::vector<std::int32_t> counts(E), offsets(E + 1), perm(T * K), inv(T * K);
-    STATUS(nnk_moe_dispatch_plan(T, K, pid.data(), E, counts.data(), offsets.data(), perm.data(), inv.data(), tp),
+    STATUS(nnk::moe_dispatch_plan(T, K, pid.data(), E, counts.data(), offsets.data(), perm.data(), inv.data(), tp),
            NNK_STATUS_SUCCESS);
     std::vector<std::int32_t> want(T * K);
     for (std::size_t i = 0; i < want.size(); i++) want[i] = std::int32_t(i);
@@ -530,14 +549,14 @@ const char *isa_name(std::uint32_t isa) {
 // Every GGUF format from every source type and to every destination type, against the C
 // reference, through a threadpool when one is given; 16-bit sources are random finite bit
 // patterns (decoded exactly for the reference).
-void check_blocks(nnk_threadpool *tp) {
+void check_blocks(Pool tp) {
     const std::uint32_t formats[] = {NNK_BLOCK_Q4_0, NNK_BLOCK_Q4_1, NNK_BLOCK_Q5_0, NNK_BLOCK_Q5_1,
                                      NNK_BLOCK_Q8_0, NNK_BLOCK_Q8_1, NNK_BLOCK_Q4_K, NNK_BLOCK_Q5_K,
                                      NNK_BLOCK_Q6_K, NNK_BLOCK_Q8_K, NNK_BLOCK_MXFP4};
     std::mt19937 gen(2026);
     std::normal_distribution<float> normal(0.0f, 1.0f);
     for (std::uint32_t f : formats) {
-        const std::size_t bs = nnk_block_size(f), bb = nnk_block_bytes(f), nb = bs == 256 ? 96 : 768;
+        const std::size_t bs = nnk::block_size(f), bb = nnk::block_bytes(f), nb = bs == 256 ? 96 : 768;
         const std::size_t n = nb * bs;
         std::vector<float> x(n), xw(n), yref(n), y(n);
         std::vector<std::uint16_t> xh(n), yh(n);
@@ -557,44 +576,50 @@ void check_blocks(nnk_threadpool *tp) {
             }
             for (std::size_t b = 0; b < nb; ++b) ref_quantize(f, &xw[b * bs], &want[b * bb]);
             std::fill(got.begin(), got.end(), std::uint8_t(0xA5));
-            if (t == 0) STATUS(nnk_quantize_blocks_f32(f, n, xw.data(), got.data(), 0, tp), NNK_STATUS_SUCCESS);
-            if (t == 1) STATUS(nnk_quantize_blocks_f16(f, n, xh.data(), got.data(), 0, tp), NNK_STATUS_SUCCESS);
-            if (t == 2) STATUS(nnk_quantize_blocks_bf16(f, n, xh.data(), got.data(), 0, tp), NNK_STATUS_SUCCESS);
+            if (t == 0) STATUS(nnk::quantize_blocks(f, n, xw.data(), got.data(), 0, tp), NNK_STATUS_SUCCESS);
+            if (t == 1) STATUS(nnk::quantize_blocks(f, n, nnk::as_f16(xh.data()), got.data(), 0, tp), NNK_STATUS_SUCCESS);
+            if (t == 2) STATUS(nnk::quantize_blocks(f, n, nnk::as_bf16(xh.data()), got.data(), 0, tp), NNK_STATUS_SUCCESS);
             check(got == want, "quantize format " + std::to_string(f) + " source " + std::to_string(t));
         }
         // Dequantize what was just quantized (finite scales): f32 exact, 16-bit rounded once.
         for (std::size_t b = 0; b < nb; ++b) ref_dequantize(f, &want[b * bb], &yref[b * bs]);
-        STATUS(nnk_dequantize_blocks_f32(f, n, want.data(), y.data(), 0, tp), NNK_STATUS_SUCCESS);
+        STATUS(nnk::dequantize_blocks(f, n, want.data(), y.data(), 0, tp), NNK_STATUS_SUCCESS);
         bool same = true;
         for (std::size_t i = 0; i < n; ++i) same &= bits(y[i]) == bits(yref[i]);
         check(same, "dequantize f32 format " + std::to_string(f));
-        STATUS(nnk_dequantize_blocks_f16(f, n, want.data(), yh.data(), 0, tp), NNK_STATUS_SUCCESS);
+        STATUS(nnk::dequantize_blocks(f, n, want.data(), nnk::as_f16(yh.data()), 0, tp), NNK_STATUS_SUCCESS);
         same = true;
         for (std::size_t i = 0; i < n; ++i) same &= yh[i] == ref_f32_to_f16(yref[i]);
         check(same, "dequantize f16 format " + std::to_string(f));
-        STATUS(nnk_dequantize_blocks_bf16(f, n, want.data(), yh.data(), 0, tp), NNK_STATUS_SUCCESS);
+        const std::vector<std::uint16_t> yh16 = yh;
+        STATUS(nnk::dequantize_blocks(f, n, want.data(), nnk::as_bf16(yh.data()), 0, tp), NNK_STATUS_SUCCESS);
         same = true;
         for (std::size_t i = 0; i < n; ++i) same &= yh[i] == ref_f32_to_bf16(yref[i]);
         check(same, "dequantize bf16 format " + std::to_string(f));
         // The operator form gives the same bytes.
-        nnk_operator *raw = nullptr;
-        STATUS(nnk_create_quantize_blocks_f32(f, 0, &raw), NNK_STATUS_SUCCESS);
-        OperatorPtr op(raw);
-        STATUS(nnk_reshape_quantize_blocks_f32(op.get(), n), NNK_STATUS_SUCCESS);
+        nnk::QuantizeBlocks<float> op(f);
+        STATUS(op.reshape(n), NNK_STATUS_SUCCESS);
         std::vector<std::uint8_t> again(nb * bb);
-        STATUS(nnk_setup_quantize_blocks_f32(op.get(), x.data(), again.data()), NNK_STATUS_SUCCESS);
-        STATUS(nnk_run_operator(op.get(), tp), NNK_STATUS_SUCCESS);
+        STATUS(op.setup(x.data(), again.data()), NNK_STATUS_SUCCESS);
+        STATUS(op.run(tp), NNK_STATUS_SUCCESS);
         std::vector<std::uint8_t> once(nb * bb);
-        STATUS(nnk_quantize_blocks_f32(f, n, x.data(), once.data(), 0, nullptr), NNK_STATUS_SUCCESS);
+        STATUS(nnk::quantize_blocks(f, n, x.data(), once.data()), NNK_STATUS_SUCCESS);
         check(again == once, "operator form format " + std::to_string(f));
-        STATUS(nnk_quantize_blocks_f32(f, bs - 1, x.data(), got.data(), 0, tp), NNK_STATUS_INVALID_PARAMETER);
+        STATUS(nnk::quantize_blocks(f, bs - 1, x.data(), got.data(), 0, tp), NNK_STATUS_INVALID_PARAMETER);
+        // The dequantize operator gives the one-shot values.
+        nnk::DequantizeBlocks<nnk::f16> dop(f);
+        std::vector<std::uint16_t> dh(n);
+        STATUS(dop.reshape(n), NNK_STATUS_SUCCESS);
+        STATUS(dop.setup(want.data(), nnk::as_f16(dh.data())), NNK_STATUS_SUCCESS);
+        STATUS(dop.run(tp), NNK_STATUS_SUCCESS);
+        check(dh == yh16, "dequantize operator format " + std::to_string(f));
     }
 }
 
 // Every split-scale scheme, computed and given scales, from every source type and to every
 // destination type, against the C reference (large enough to split across the pool), then the
 // operator form against the one-shot call.
-void check_blockwise(nnk_threadpool *tp) {
+void check_blockwise(Pool tp) {
     const std::uint32_t schemes[] = {NNK_SCHEME_INT8, NNK_SCHEME_UINT8, NNK_SCHEME_INT4, NNK_SCHEME_UINT4,
                                      NNK_SCHEME_MXFP8_E4M3, NNK_SCHEME_MXFP8_E5M2, NNK_SCHEME_MXFP6_E2M3,
                                      NNK_SCHEME_MXFP6_E3M2, NNK_SCHEME_MXFP4_E2M1, NNK_SCHEME_MXINT8,
@@ -609,8 +634,8 @@ void check_blockwise(nnk_threadpool *tp) {
         const bool zp = sch <= 4;
         for (int given = 0; given < 2; ++given) {
             const nnk_blockwise_params p = {sch, bs, given ? NNK_BLOCKWISE_SCALES_GIVEN : 0u, 0.02f};
-            const std::size_t qb = nnk_blockwise_q_bytes(&p, n), sb = nnk_blockwise_scale_bytes(&p, n),
-                              zb = nnk_blockwise_zero_point_bytes(&p, n);
+            const std::size_t qb = nnk::blockwise_q_bytes(p, n), sb = nnk::blockwise_scale_bytes(p, n),
+                              zb = nnk::blockwise_zero_point_bytes(p, n);
             std::vector<float> x(n), xw(n), yref(n), y(n);
             std::vector<std::uint16_t> xh(n), yh(n);
             std::vector<std::uint8_t> s0(sb), z0(zb);
@@ -630,77 +655,160 @@ void check_blockwise(nnk_threadpool *tp) {
                 std::vector<std::uint8_t> gq(qb, 0xA5), gs = s0, gz = z0;
                 bwref_quantize(sch, bs, given, p.tensor_scale, n, xw.data(), wq.data(), ws.data(), zp ? wz.data() : nullptr);
                 void *zz = zp ? gz.data() : nullptr;
-                if (t == 0) STATUS(nnk_quantize_blockwise_f32(&p, n, xw.data(), gq.data(), gs.data(), zz, tp), NNK_STATUS_SUCCESS);
-                if (t == 1) STATUS(nnk_quantize_blockwise_f16(&p, n, xh.data(), gq.data(), gs.data(), zz, tp), NNK_STATUS_SUCCESS);
-                if (t == 2) STATUS(nnk_quantize_blockwise_bf16(&p, n, xh.data(), gq.data(), gs.data(), zz, tp), NNK_STATUS_SUCCESS);
+                if (t == 0) STATUS(nnk::quantize_blockwise(p, n, xw.data(), gq.data(), gs.data(), zz, tp), NNK_STATUS_SUCCESS);
+                if (t == 1) STATUS(nnk::quantize_blockwise(p, n, nnk::as_f16(xh.data()), gq.data(), gs.data(), zz, tp), NNK_STATUS_SUCCESS);
+                if (t == 2) STATUS(nnk::quantize_blockwise(p, n, nnk::as_bf16(xh.data()), gq.data(), gs.data(), zz, tp), NNK_STATUS_SUCCESS);
                 check(gq == wq && gs == ws && gz == wz,
                       "blockwise quantize scheme " + std::to_string(sch) + " given " + std::to_string(given) + " source " + std::to_string(t));
                 if (t != 0) continue;
                 // Dequantize those codes to each destination type.
                 bwref_dequantize(sch, bs, p.tensor_scale, n, wq.data(), ws.data(), zp ? wz.data() : nullptr, yref.data());
                 const void *zr = zp ? wz.data() : nullptr;
-                STATUS(nnk_dequantize_blockwise_f32(&p, n, wq.data(), ws.data(), zr, y.data(), tp), NNK_STATUS_SUCCESS);
+                STATUS(nnk::dequantize_blockwise(p, n, wq.data(), ws.data(), zr, y.data(), tp), NNK_STATUS_SUCCESS);
                 bool same = true;
                 for (std::size_t i = 0; i < n; ++i) same &= bits(y[i]) == bits(yref[i]) || (y[i] != y[i] && yref[i] != yref[i]);
                 check(same, "blockwise dequantize f32 scheme " + std::to_string(sch));
-                STATUS(nnk_dequantize_blockwise_f16(&p, n, wq.data(), ws.data(), zr, yh.data(), tp), NNK_STATUS_SUCCESS);
+                STATUS(nnk::dequantize_blockwise(p, n, wq.data(), ws.data(), zr, nnk::as_f16(yh.data()), tp), NNK_STATUS_SUCCESS);
                 same = true;
                 for (std::size_t i = 0; i < n; ++i) same &= yh[i] == ref_f32_to_f16(yref[i]) || yref[i] != yref[i];
                 check(same, "blockwise dequantize f16 scheme " + std::to_string(sch));
-                STATUS(nnk_dequantize_blockwise_bf16(&p, n, wq.data(), ws.data(), zr, yh.data(), tp), NNK_STATUS_SUCCESS);
+                STATUS(nnk::dequantize_blockwise(p, n, wq.data(), ws.data(), zr, nnk::as_bf16(yh.data()), tp), NNK_STATUS_SUCCESS);
                 same = true;
                 for (std::size_t i = 0; i < n; ++i) same &= yh[i] == ref_f32_to_bf16(yref[i]) || yref[i] != yref[i];
                 check(same, "blockwise dequantize bf16 scheme " + std::to_string(sch));
                 // The operator form gives the one-shot bytes.
-                nnk_operator *raw = nullptr;
-                STATUS(nnk_create_quantize_blockwise_f32(&p, &raw), NNK_STATUS_SUCCESS);
-                OperatorPtr op(raw);
-                STATUS(nnk_reshape_quantize_blockwise_f32(op.get(), n), NNK_STATUS_SUCCESS);
+                nnk::QuantizeBlockwise<float> op(p);
+                STATUS(op.reshape(n), NNK_STATUS_SUCCESS);
                 std::vector<std::uint8_t> oq(qb), os = s0, oz = z0;
-                STATUS(nnk_setup_quantize_blockwise_f32(op.get(), xw.data(), oq.data(), os.data(), zp ? oz.data() : nullptr),
-                       NNK_STATUS_SUCCESS);
-                STATUS(nnk_run_operator(op.get(), tp), NNK_STATUS_SUCCESS);
+                STATUS(op.setup(xw.data(), oq.data(), os.data(), zp ? oz.data() : nullptr), NNK_STATUS_SUCCESS);
+                STATUS(op.run(tp), NNK_STATUS_SUCCESS);
                 check(oq == wq && os == ws && oz == wz, "blockwise operator scheme " + std::to_string(sch));
+                nnk::DequantizeBlockwise<float> dop(p);
+                std::vector<float> oy(n);
+                STATUS(dop.reshape(n), NNK_STATUS_SUCCESS);
+                STATUS(dop.setup(wq.data(), ws.data(), zr, oy.data()), NNK_STATUS_SUCCESS);
+                STATUS(dop.run(tp), NNK_STATUS_SUCCESS);
+                check(std::memcmp(oy.data(), y.data(), n * 4) == 0, "blockwise dequantize operator scheme " + std::to_string(sch));
             }
         }
     }
 }
 
+// The wrapper itself: failures in the mode in force, move-only handles, and (C++20) the span
+// overloads, which check sizes before calling C.
+void check_wrapper() {
+#ifdef NNK_CPP_NO_EXCEPTIONS
+    nnk::Softmax<float> bad(0x80000000u);
+    check(bad.status() == NNK_STATUS_INVALID_PARAMETER && bad.get() == nullptr, "no-exceptions create failure");
+    nnk::Status st = nnk::set_isa_limit(99);
+    check(!st && st.code() == NNK_STATUS_INVALID_PARAMETER && std::string(st.message()) == nnk_status_string(st.code()),
+          "returned status");
+#else
+    bool thrown = false;
+    try {
+        nnk::Softmax<float> bad(0x80000000u);
+    } catch (const nnk::Error &e) {
+        thrown = e.status() == NNK_STATUS_INVALID_PARAMETER && std::string(e.what()).find("nnk_create_softmax_nc") == 0;
+    }
+    check(thrown, "exception on create failure");
+#endif
+    STATUS(nnk::Softmax<float>(NNK_FLAG_SOFTMAX_TWO_PASS | NNK_FLAG_SOFTMAX_THREE_PASS).status(), NNK_STATUS_INVALID_PARAMETER);
+    // Move-only handles: the moved-to object owns the operator, the moved-from one is empty.
+    static_assert(!std::is_copy_constructible<nnk::Operator>::value && std::is_nothrow_move_constructible<nnk::Operator>::value,
+                  "move-only operator");
+    static_assert(!std::is_copy_assignable<nnk::Threadpool>::value && std::is_nothrow_move_assignable<nnk::Threadpool>::value,
+                  "move-only pool");
+    nnk::Softmax<float> a;
+    nnk::Softmax<float> b(std::move(a));
+    check(a.get() == nullptr && b.get() != nullptr, "operator move");
+    std::vector<float> x = {1.0f, 2.0f, 3.0f, 4.0f, 5.0f, 6.0f}, y(6, -1.0f), z(6, -1.0f);
+    STATUS(b.reshape(3, 3, 3, 2), NNK_STATUS_SUCCESS);
+    STATUS(b.setup(x.data(), y.data()), NNK_STATUS_SUCCESS);
+    nnk::Softmax<float> c;
+    c = std::move(b);
+    STATUS(c.run(), NNK_STATUS_SUCCESS);
+    STATUS(nnk::softmax(2, 3, x.data(), 3, z.data(), 3), NNK_STATUS_SUCCESS);
+    check(y == z && std::fabs(y[2] - 0.66524096f) < 1e-6f, "moved operator runs");
+    nnk::Threadpool p1(2), p2;
+    p2 = std::move(p1);
+    check(p1.get() == nullptr && p2.get() != nullptr && p2.threads() == 2 && p1.threads() == 1, "pool move");
+    // Align-blocks through the wrapper: 3 tokens, k 2, 2 experts, blocks of 4.
+    const std::int32_t ids[6] = {0, 1, 1, 0, 1, 1};
+    std::vector<std::int32_t> slots(6 + 2 * 3, -1), bexp(3, -1);
+    std::size_t total = 0;
+    STATUS(nnk::moe_align_blocks(3, 2, ids, 2, 4, slots.data(), bexp.data(), &total), NNK_STATUS_SUCCESS);
+    check(total == 8 && slots[0] == 0 && slots[1] == 3 && slots[2] == 6 && slots[4] == 1 && slots[7] == 5 && bexp[0] == 0 &&
+              bexp[1] == 1,
+          "align blocks");
+#ifdef NNK_CPP_HAS_SPAN
+    std::vector<float> out(6, -1.0f);
+    STATUS(nnk::softmax(std::span<const float>(x), std::span<float>(out).first(5), 3), NNK_STATUS_INVALID_PARAMETER);
+    check(out == std::vector<float>(6, -1.0f), "span size failure wrote");
+    STATUS(nnk::softmax(std::span<const float>(x), std::span<float>(out), 3), NNK_STATUS_SUCCESS);
+    check(out == z, "span softmax");
+    STATUS(nnk::log_softmax(std::span<const float>(x), std::span<float>(out), 3), NNK_STATUS_SUCCESS);
+    check(std::fabs(out[5] - std::log(0.66524096f)) < 2e-6f, "span log-softmax");
+    std::vector<nnk::bf16> xb(6);
+    STATUS((nnk::convert<float, nnk::bf16>(x, xb)), NNK_STATUS_SUCCESS);
+    check(xb[5].bits == 0x40C0, "span convert");
+    nnk_topk_gating_params gpar = gp(3, 2, NNK_SCORE_SOFTMAX, 0, NNK_NORMALIZE_SUM, 0, 1, 0, 0, 0);
+    std::vector<std::int32_t> gid(4);
+    std::vector<float> gw(4);
+    STATUS(nnk::topk_gating<float>(gpar, x, gid, std::span<float>(gw).first(3)), NNK_STATUS_INVALID_PARAMETER);
+    STATUS(nnk::topk_gating<float>(gpar, x, gid, gw), NNK_STATUS_SUCCESS);
+    check(gid == std::vector<std::int32_t>({2, 1, 2, 1}), "span gating ids");
+    std::vector<std::int32_t> cnt(3), off(4), perm(4), inv;
+    STATUS(nnk::moe_dispatch_plan(2, gid, cnt, off, perm, inv), NNK_STATUS_SUCCESS);
+    check(perm == std::vector<std::int32_t>({1, 3, 0, 2}) && off[3] == 4, "span dispatch plan");
+    std::vector<float> xq(64, 127.0f), yq(64);  // scale 1: exact
+    std::vector<std::uint8_t> blocks(2 * 34);
+    STATUS(nnk::quantize_blocks<float>(NNK_BLOCK_Q8_0, xq, std::span<std::uint8_t>(blocks).first(67)), NNK_STATUS_INVALID_PARAMETER);
+    STATUS(nnk::quantize_blocks<float>(NNK_BLOCK_Q8_0, xq, blocks), NNK_STATUS_SUCCESS);
+    STATUS(nnk::dequantize_blocks<float>(NNK_BLOCK_Q8_0, blocks, yq), NNK_STATUS_SUCCESS);
+    check(yq == xq, "span blocks round trip");
+    const nnk_blockwise_params bp = {NNK_SCHEME_INT8, 32, 0, 0.0f};
+    std::vector<std::uint8_t> q(64), sc(8), zero;
+    STATUS(nnk::quantize_blockwise<float>(bp, xq, q, std::span<std::uint8_t>(sc).first(4)), NNK_STATUS_INVALID_PARAMETER);
+    STATUS(nnk::quantize_blockwise<float>(bp, xq, q, sc), NNK_STATUS_SUCCESS);
+    STATUS(nnk::dequantize_blockwise<float>(bp, q, sc, zero, yq), NNK_STATUS_SUCCESS);
+    check(yq == xq, "span blockwise round trip");
+#endif
+}
+
 }  // namespace
 
 int main() {
-    STATUS(nnk_initialize(), NNK_STATUS_SUCCESS);
+    STATUS(nnk::initialize(), NNK_STATUS_SUCCESS);
     bwref_init("tests/vectors/bnb_dynamic8.f32");  // cargo runs the suite from the crate root
-    std::uint32_t top = nnk_isa();
-    std::printf("nnkern %s, ISA in force: %s\n", nnk_version_string(), isa_name(top));
+    std::uint32_t top = nnk::isa();
+    std::printf("nnkern %s, ISA in force: %s\n", nnk::version(), isa_name(top));
 
-    nnk_threadpool *raw = nullptr;
-    STATUS(nnk_threadpool_create(2, &raw), NNK_STATUS_SUCCESS);
-    PoolPtr pool(raw);
+    nnk::Threadpool pool(2);
+    STATUS(pool.status(), NNK_STATUS_SUCCESS);
     std::atomic<int> host_calls{0};
-    raw = nullptr;
-    STATUS(nnk_threadpool_create_custom(host_parallel_for, &host_calls, 4, &raw), NNK_STATUS_SUCCESS);
-    PoolPtr host(raw);
+    nnk::Threadpool host(host_parallel_for, &host_calls, 4);
+    STATUS(host.status(), NNK_STATUS_SUCCESS);
+    check_wrapper();
 
     for (std::uint32_t level = top + 1; level-- > 0;) {
-        STATUS(nnk_set_isa_limit(level), NNK_STATUS_SUCCESS);
-        std::printf("  level %s\n", isa_name(nnk_isa()));
+        STATUS(nnk::set_isa_limit(level), NNK_STATUS_SUCCESS);
+        std::printf("  level %s\n", isa_name(nnk::isa()));
         check_every_16_bit_pattern();
         check_narrowing(200003, nullptr);
-        check_narrowing((1u << 20) + 5, pool.get());
-        check_narrowing((1u << 20) + 5, host.get());
+        check_narrowing((1u << 20) + 5, &pool);
+        check_narrowing((1u << 20) + 5, &host);
         check_lengths_and_offsets();
         check_operator(nullptr);
-        check_operator(pool.get());
-        check_operator(host.get());
+        check_operator(&pool);
+        check_operator(&host);
         check_softmax(nullptr);
-        check_softmax(host.get());
+        check_softmax(&host);
         check_gating(nullptr);
-        check_gating(host.get());
+        check_gating(&host);
         check_blocks(nullptr);
-        check_blocks(host.get());
+        check_blocks(&host);
         check_blockwise(nullptr);
-        check_blockwise(host.get());
+        check_blockwise(&host);
     }
     check(host_calls.load() > 0, "host scheduler used");
     if (failures) {
