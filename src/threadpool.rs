@@ -8,7 +8,6 @@
 //! The built-in pool spawns `threads - 1` workers when it is created (the caller is the last
 //! thread) and none otherwise, and allocates nothing per call.
 
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
@@ -101,7 +100,7 @@ pub fn parallel_for(
 
 /// Runs one task, catching a panic. Returns true if it panicked.
 pub(crate) fn run_task(task: &(dyn Fn(usize) + Sync), i: usize) -> bool {
-    catch_unwind(AssertUnwindSafe(|| task(i))).is_err()
+    crate::status::catch_quietly(|| task(i)).is_err()
 }
 
 /// Splits `n` elements into tasks for `threads` threads so that every boundary between two
@@ -114,6 +113,9 @@ pub struct Chunks {
     chunk: usize,
     count: usize,
 }
+
+/// Stack of a worker thread (std's default size).
+const WORKER_STACK_BYTES: usize = 2 << 20;
 
 /// Below this many elements per task, splitting costs more than it saves.
 pub const MIN_ELEMENTS_PER_TASK: usize = 1 << 14;
@@ -241,6 +243,9 @@ impl Builtin {
             let s = shared.clone();
             let spawned = std::thread::Builder::new()
                 .name(format!("nnkern-{k}"))
+                // Explicit, so that std does not consult RUST_MIN_STACK: nnkern reads no
+                // environment variable but NNK_ISA.
+                .stack_size(WORKER_STACK_BYTES)
                 .spawn(move || worker(&s));
             match spawned {
                 Ok(h) => pool.workers.push(h),

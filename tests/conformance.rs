@@ -8,83 +8,10 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-
-use common::compiler;
+use std::path::Path;
 use std::process::Command;
 
-/// The native libraries a static link of libnnkern.a needs (`cargo rustc -- --print
-/// native-static-libs`), as the README lists them.
-const NATIVE_STATIC_LIBS: &[&str] = &[
-    "-lgcc_s",
-    "-lutil",
-    "-lrt",
-    "-lpthread",
-    "-lm",
-    "-ldl",
-    "-lc",
-];
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// target/<profile>/deps, beside this test's executable: where `cargo test` puts the
-/// libnnkern.a and libnnkern.so it built for this run (they are copied up to target/<profile>
-/// only by `cargo build`).
-fn lib_dir() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let dir = exe.parent().unwrap().to_path_buf();
-    assert!(
-        dir.join("libnnkern.a").exists(),
-        "libnnkern.a not found in {}",
-        dir.display()
-    );
-    dir
-}
-
-fn out_dir() -> PathBuf {
-    let d = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("conformance");
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-/// Compiles `source` with `std` and strict warnings into `out`, linked statically or shared.
-fn build(source: &str, std: &str, cpp: bool, shared: bool, out: &Path) {
-    build_with(source, std, cpp, shared, &[], out)
-}
-
-/// `build` with extra compiler flags.
-fn build_with(source: &str, std: &str, cpp: bool, shared: bool, extra: &[&str], out: &Path) {
-    let tool = compiler(cpp);
-    let mut cmd = tool.to_command();
-    cmd.arg(format!("-std={std}"))
-        .args(["-Wall", "-Wextra", "-Werror", "-pedantic", "-O2"])
-        .args(extra)
-        .arg("-I")
-        .arg(root().join("include"))
-        .arg("-I")
-        .arg(root().join("bindings/cpp"))
-        .arg(root().join(source))
-        .arg("-o")
-        .arg(out);
-    let libs = lib_dir();
-    if shared {
-        cmd.arg(format!("-L{}", libs.display()))
-            .arg("-lnnkern")
-            .arg(format!("-Wl,-rpath,{}", libs.display()))
-            .args(["-lpthread", "-lm"]);
-    } else {
-        cmd.arg(libs.join("libnnkern.a")).args(NATIVE_STATIC_LIBS);
-    }
-    let res = cmd.output().expect("compiler did not start");
-    assert!(
-        res.status.success(),
-        "compiling {source} failed:\n{}{}",
-        String::from_utf8_lossy(&res.stdout),
-        String::from_utf8_lossy(&res.stderr)
-    );
-}
+use common::{build, build_with, out_dir, root};
 
 /// Runs a suite (optionally through a wrapper such as qemu) and asserts it passed.
 fn run(wrapper: &[&str], exe: &Path, args: &[&str]) -> String {
@@ -119,11 +46,11 @@ fn run(wrapper: &[&str], exe: &Path, args: &[&str]) -> String {
 
 #[test]
 fn c_suite_static_and_shared() {
-    let exe = out_dir().join("conformance_c");
+    let exe = out_dir("conformance").join("conformance_c");
     build("tests/c/conformance.c", "c99", false, false, &exe);
     let out = run(&[], &exe, &[]);
     assert!(out.contains("all C conformance checks passed"), "{out}");
-    let exe_so = out_dir().join("conformance_c_shared");
+    let exe_so = out_dir("conformance").join("conformance_c_shared");
     build("tests/c/conformance.c", "c99", false, true, &exe_so);
     let out = run(&[], &exe_so, &[]);
     assert!(out.contains("all C conformance checks passed"), "{out}");
@@ -134,7 +61,7 @@ fn c_suite_static_and_shared() {
 /// or RTTI, where calls return nnk::Status.
 #[test]
 fn cpp_suite_with_exceptions() {
-    let exe = out_dir().join("conformance_cpp");
+    let exe = out_dir("conformance").join("conformance_cpp");
     build("tests/cpp/conformance.cpp", "c++17", true, false, &exe);
     let out = run(&[], &exe, &[]);
     assert!(out.contains("all C++ conformance checks passed"), "{out}");
@@ -142,7 +69,7 @@ fn cpp_suite_with_exceptions() {
 
 #[test]
 fn cpp_suite_without_exceptions_or_rtti() {
-    let exe = out_dir().join("conformance_cpp_noexcept");
+    let exe = out_dir("conformance").join("conformance_cpp_noexcept");
     let flags = ["-fno-exceptions", "-fno-rtti"];
     build_with(
         "tests/cpp/conformance.cpp",
@@ -175,7 +102,7 @@ fn qemu() -> Option<&'static str> {
 #[test]
 fn c_suite_on_emulated_cpus() {
     let Some(qemu) = qemu() else { return };
-    let exe = out_dir().join("conformance_c_qemu");
+    let exe = out_dir("conformance").join("conformance_c_qemu");
     build("tests/c/conformance.c", "c99", false, false, &exe);
     for (cpu, isa) in [("Haswell", "avx2"), ("Nehalem", "scalar")] {
         let out = run(&[qemu, "-cpu", cpu], &exe, &["--expect-isa", isa]);
@@ -196,9 +123,9 @@ fn readme_c_example() {
     let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
     let start = readme.find("```c\n").expect("README has a C example") + 5;
     let len = readme[start..].find("```").unwrap();
-    let src = out_dir().join("readme_example.c");
+    let src = out_dir("conformance").join("readme_example.c");
     std::fs::write(&src, &readme[start..start + len]).unwrap();
-    let exe = out_dir().join("readme_example");
+    let exe = out_dir("conformance").join("readme_example");
     build(src.to_str().unwrap(), "c99", false, false, &exe);
     let out = run(&[], &exe, &[]);
     assert!(out.contains("f16 bits of 1.0: 0x3c00"), "{out}");

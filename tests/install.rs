@@ -15,7 +15,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::compiler;
+use common::{NATIVE_STATIC_LIBS, compiler};
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -197,6 +197,17 @@ fn install_script_then_cmake_and_pkg_config_consumers() {
     check_headers(&prefix);
     let soname = needed(&prefix.join("lib/libnnkern.so.0.1.0"));
     assert!(soname.contains("[libnnkern.so.0.1]"), "{soname}");
+    // install.sh wrote what `cargo rustc -- --print native-static-libs` printed: the list the
+    // README, the tests and the CMake package use.
+    let pc = std::fs::read_to_string(prefix.join("lib/pkgconfig/nnkern.pc")).unwrap();
+    let private = pc
+        .lines()
+        .find_map(|l| l.strip_prefix("Libs.private: "))
+        .unwrap();
+    assert_eq!(
+        private.split_whitespace().collect::<Vec<_>>(),
+        NATIVE_STATIC_LIBS
+    );
 
     // CMake: find_package(nnkern 0.1 CONFIG) and the three targets.
     let build = out.join("cmake");

@@ -5,7 +5,6 @@
 #![allow(non_camel_case_types)]
 
 use std::ffi::{CStr, c_char};
-use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use crate::isa::{self, IsaLevel};
 use crate::status::{Result, Status};
@@ -65,7 +64,7 @@ const _: () = {
 
 /// Runs `f` behind the panic boundary and converts its result to a status code.
 pub(crate) fn guard(f: impl FnOnce() -> Result<()>) -> nnk_status {
-    match catch_unwind(AssertUnwindSafe(f)) {
+    match crate::status::catch_quietly(f) {
         Ok(Ok(())) => NNK_STATUS_SUCCESS,
         Ok(Err(s)) => s.code(),
         Err(_) => NNK_STATUS_INTERNAL_ERROR,
@@ -74,7 +73,7 @@ pub(crate) fn guard(f: impl FnOnce() -> Result<()>) -> nnk_status {
 
 /// Runs `f` behind the panic boundary, returning `fallback` if it panics.
 pub(crate) fn guard_or<R>(fallback: R, f: impl FnOnce() -> R) -> R {
-    catch_unwind(AssertUnwindSafe(f)).unwrap_or(fallback)
+    crate::status::catch_quietly(f).unwrap_or(fallback)
 }
 
 /// [`Status::Uninitialized`] unless `nnk_initialize` has run; otherwise the level in force.

@@ -1,6 +1,7 @@
 //! Shared test helpers: guard-page buffers and small deterministic random numbers.
 #![allow(dead_code)]
 
+use std::path::{Path, PathBuf};
 use std::ptr::NonNull;
 
 /// A mapping of `pages` read-write pages between two PROT_NONE guard pages. Any access before
@@ -112,4 +113,80 @@ pub fn compiler(cpp: bool) -> cc::Tool {
         .cargo_metadata(false)
         .cargo_warnings(false)
         .get_compiler()
+}
+
+// ---------------------------------------------------------------- C and C++ programs
+
+/// The native libraries a static link of libnnkern.a needs (`cargo rustc -- --print
+/// native-static-libs`), as the README lists them.
+pub const NATIVE_STATIC_LIBS: &[&str] = &[
+    "-lgcc_s",
+    "-lutil",
+    "-lrt",
+    "-lpthread",
+    "-lm",
+    "-ldl",
+    "-lc",
+];
+
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// target/<profile>/deps, beside this test's executable: where `cargo test` puts the
+/// libnnkern.a and libnnkern.so it built for this run (they are copied up to target/<profile>
+/// only by `cargo build`).
+pub fn lib_dir() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let dir = exe.parent().unwrap().to_path_buf();
+    assert!(
+        dir.join("libnnkern.a").exists(),
+        "libnnkern.a not found in {}",
+        dir.display()
+    );
+    dir
+}
+
+/// A scratch directory for built programs, under the target's tmp directory.
+pub fn out_dir(name: &str) -> PathBuf {
+    let d = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// Compiles `source` with `std` and strict warnings into `out`, linked statically or shared.
+pub fn build(source: &str, std: &str, cpp: bool, shared: bool, out: &Path) {
+    build_with(source, std, cpp, shared, &[], out)
+}
+
+/// `build` with extra compiler flags.
+pub fn build_with(source: &str, std: &str, cpp: bool, shared: bool, extra: &[&str], out: &Path) {
+    let tool = compiler(cpp);
+    let mut cmd = tool.to_command();
+    cmd.arg(format!("-std={std}"))
+        .args(["-Wall", "-Wextra", "-Werror", "-pedantic", "-O2"])
+        .args(extra)
+        .arg("-I")
+        .arg(root().join("include"))
+        .arg("-I")
+        .arg(root().join("bindings/cpp"))
+        .arg(root().join(source))
+        .arg("-o")
+        .arg(out);
+    let libs = lib_dir();
+    if shared {
+        cmd.arg(format!("-L{}", libs.display()))
+            .arg("-lnnkern")
+            .arg(format!("-Wl,-rpath,{}", libs.display()))
+            .args(["-lpthread", "-lm"]);
+    } else {
+        cmd.arg(libs.join("libnnkern.a")).args(NATIVE_STATIC_LIBS);
+    }
+    let res = cmd.output().expect("compiler did not start");
+    assert!(
+        res.status.success(),
+        "compiling {source} failed:\n{}{}",
+        String::from_utf8_lossy(&res.stdout),
+        String::from_utf8_lossy(&res.stderr)
+    );
 }
