@@ -353,12 +353,13 @@ class Convert : public Operator {
     }
 };
 
-/// nnk_create_topk_gating_*: reshape(tokens, logits_stride), setup(logits, ids, weights).
+/// nnk_create_topk_gating_*: reshape(tokens, logits_stride), setup(logits, ids, weights). The
+/// operator copies p.selection_bias at creation.
 template <class T>
 class TopKGating : public Operator {
    public:
-    explicit TopKGating(const nnk_topk_gating_params &p) {
-        created(detail::Fn<T>::create_gating(&p, &op_), "nnk_create_topk_gating");
+    explicit TopKGating(const nnk_topk_gating_params &p, std::uint32_t flags = 0) {
+        created(detail::Fn<T>::create_gating(&p, flags, &op_), "nnk_create_topk_gating");
     }
     NNK_CPP_RESULT reshape(std::size_t tokens, std::size_t logits_stride) {
         return detail::check(detail::Fn<T>::reshape_gating(op_, tokens, logits_stride), "nnk_reshape_topk_gating");

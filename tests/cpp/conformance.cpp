@@ -27,6 +27,34 @@
 
 #include "nnkern.hpp"
 
+// Every member of every wrapper class compiles (a class template's members are otherwise only
+// checked where a test happens to call them).
+template class nnk::Softmax<float>;
+template class nnk::Softmax<nnk::f16>;
+template class nnk::Softmax<nnk::bf16>;
+template class nnk::LogSoftmax<float>;
+template class nnk::LogSoftmax<nnk::f16>;
+template class nnk::LogSoftmax<nnk::bf16>;
+template class nnk::Convert<float, nnk::f16>;
+template class nnk::Convert<nnk::f16, float>;
+template class nnk::Convert<float, nnk::bf16>;
+template class nnk::Convert<nnk::bf16, float>;
+template class nnk::TopKGating<float>;
+template class nnk::TopKGating<nnk::f16>;
+template class nnk::TopKGating<nnk::bf16>;
+template class nnk::QuantizeBlocks<float>;
+template class nnk::QuantizeBlocks<nnk::f16>;
+template class nnk::QuantizeBlocks<nnk::bf16>;
+template class nnk::DequantizeBlocks<float>;
+template class nnk::DequantizeBlocks<nnk::f16>;
+template class nnk::DequantizeBlocks<nnk::bf16>;
+template class nnk::QuantizeBlockwise<float>;
+template class nnk::QuantizeBlockwise<nnk::f16>;
+template class nnk::QuantizeBlockwise<nnk::bf16>;
+template class nnk::DequantizeBlockwise<float>;
+template class nnk::DequantizeBlockwise<nnk::f16>;
+template class nnk::DequantizeBlockwise<nnk::bf16>;
+
 namespace {
 
 int failures = 0;
