@@ -6,7 +6,7 @@
 //!
 //! | op | inputs | outputs | attributes |
 //! |----|--------|---------|------------|
-//! | `Softmax`, `LogSoftmax` | X: float, float16 or bfloat16 | Y: same type and shape | `axis` (int, default -1; only the last axis) |
+//! | `Softmax`, `LogSoftmax` | X: float, float16 or bfloat16 | Y: same type and shape | `axis` (int, default -1; only the last axis: -1 or rank - 1) |
 //! | `TopKGating` | logits [..., E]: float, float16 or bfloat16; optional bias [E] float | ids [..., k] int32, weights [..., k] float | `num_experts`, `k` (required), `score_fn`, `post_fn`, `normalize`, `norm_eps`, `scale`, `n_group`, `topk_group`, `group_score`: as `nnk_topk_gating_params` |
 //! | `GgufDequantize` | blocks: uint8; optional shape: int64 [rank] | Y: float | `format` (ggml type id, required), `shape` (ints, optional) |
 //!
@@ -344,6 +344,7 @@ fn to_u32(op: &str, name: &CStr, v: i64) -> Result<u32, Fail> {
 enum Attrs {
     Softmax {
         log: bool,
+        axis: i64,
     },
     Gating(nnk_topk_gating_params),
     Gguf {
@@ -376,13 +377,16 @@ unsafe fn read_attrs(api: &OrtApi, d: &OpDef, info: *const OrtKernelInfo) -> Res
             let axis = unsafe { attr_i64(api, info, c"axis") }
                 .map_err(|m| attr_err((c"axis", m)))?
                 .unwrap_or(-1);
-            if axis != -1 {
+            // -1, or the input's rank - 1 (checked at run time): any other negative axis is
+            // never the last one.
+            if axis < -1 {
                 return Err(invalid(format!(
-                    "com.nnkern.{name}: attribute 'axis' = {axis}: only the last axis (-1) is supported"
+                    "com.nnkern.{name}: attribute 'axis' = {axis}: only the last axis is supported"
                 )));
             }
             Ok(Attrs::Softmax {
                 log: d.kind == Kind::LogSoftmax,
+                axis,
             })
         }
         Kind::TopKGating => {
@@ -687,8 +691,15 @@ unsafe fn compute(
     let x = unsafe { input(api, ctx, 0) }?
         .ok_or_else(|| invalid("com.nnkern: missing input".into()))?;
     match &k.attrs {
-        Attrs::Softmax { log } => {
+        Attrs::Softmax { log, axis } => {
             let op = if *log { "LogSoftmax" } else { "Softmax" };
+            if *axis >= 0 && *axis as usize + 1 != x.shape.len().max(1) {
+                return Err(invalid(format!(
+                    "com.nnkern.{op}: attribute 'axis' = {axis} is not the last axis of an input of \
+                     shape {:?}: only the last axis is supported",
+                    x.shape
+                )));
+            }
             // SAFETY: forwarded contract.
             let y = unsafe { output(api, ctx, 0, &x.shape) }?;
             let channels = x.shape.last().map_or(1, |&c| c as usize);

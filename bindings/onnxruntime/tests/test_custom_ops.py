@@ -151,10 +151,19 @@ class SoftmaxTest(unittest.TestCase):
         b = session(softmax_model("Softmax", F32, [64, 4096]), threads=2).run(None, {"x": x})[0]
         np.testing.assert_array_equal(a, b)
 
-    def test_bad_axis_fails_session_creation(self):
+    def test_axis(self):
+        x = np.random.default_rng(7).normal(size=[2, 3]).astype(np.float32)
+        want = ref_softmax(x, False)
+        for axis in (-1, 1):
+            y = session(softmax_model("Softmax", F32, [2, 3], axis=axis)).run(None, {"x": x})[0]
+            np.testing.assert_allclose(y, want, rtol=1e-6)
+        # Not the last axis: refused when the session is made (negative) or at run time.
         with self.assertRaisesRegex(Exception, "only the last axis"):
-            session(softmax_model("Softmax", F32, [2, 3], axis=0))
-        with self.assertRaisesRegex(Exception, "axis"):
+            session(softmax_model("Softmax", F32, [2, 3], axis=-2))
+        s = session(softmax_model("Softmax", F32, [2, 3], axis=0))
+        with self.assertRaisesRegex(Exception, "only the last axis"):
+            s.run(None, {"x": x})
+        with self.assertRaisesRegex(Exception, "attribute 'axis'"):
             session(softmax_model("LogSoftmax", F32, [2, 3], axis=1.5))
 
 
