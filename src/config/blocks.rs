@@ -17,21 +17,7 @@ pub struct BlockKernels<E: Elem> {
 }
 
 macro_rules! simd_bundle {
-    // AVX2: the K-quant quantizers are the reference's. The lane-per-sub-block search gives the
-    // reference's bytes on AVX2 hardware (tests force NNK_ISA=avx2 on this machine), but under
-    // qemu's AVX2 emulation it differed on ordinary blocks and the cause is not found yet;
-    // until it is, AVX2 runs the code that agrees everywhere.
-    (avx2, $E:ty) => {{
-        let mut k = simd_bundle!(@all avx2, $E);
-        k.quantize[6] = bk::scalar::quantize::<$E, 6>;
-        k.quantize[7] = bk::scalar::quantize::<$E, 7>;
-        k.quantize[8] = bk::scalar::quantize::<$E, 8>;
-        k
-    }};
     ($m:ident, $E:ty) => {
-        simd_bundle!(@all $m, $E)
-    };
-    (@all $m:ident, $E:ty) => {
         BlockKernels::<$E> {
             quantize: [
                 bk::$m::quantize_q4_0::<$E> as QuantizeFn<<$E as Elem>::S>,

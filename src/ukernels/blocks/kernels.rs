@@ -693,6 +693,13 @@ fn qkx2_lanes<V: Q16>(x: &[V; 32], nmax: f32, rmin: f32, nstep: i32) -> (V, V, [
     (V::blend(flat, zero, scale), zero.sub(min), l)
 }
 
+#[cfg(test)]
+thread_local! {
+    /// Pairs of Q4_K/Q5_K blocks this thread sent to the reference (tests check that finite
+    /// data never is).
+    pub(crate) static K4_FALLBACKS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
 /// Q4_K / Q5_K: the sub-block searches of two super-blocks run in the 16 lanes together
 /// ([`qkx2_lanes`]); the super-block part is the reference's [`r::k4_finish`].
 ///
@@ -726,7 +733,13 @@ unsafe fn quantize_k4<V: Q16, E: Elem, const FIVE: bool>(
             // SAFETY: lane s reads buf[32 s + i] < 512.
             *v = unsafe { V::gather(buf.as_ptr().add(i), 32) };
             let a = v.abs();
-            wild |= a.mask_ge(V::splat(1e18)) | !a.mask_ge(V::splat(0.0));
+            // (NaN fails `a >= 0`; the complement keeps the 16 lane bits only: a bare `!` set
+            // the upper 16 bits too and sent every block to the reference.)
+            wild |= a.mask_ge(V::splat(1e18)) | (!a.mask_ge(V::splat(0.0)) & 0xFFFF);
+        }
+        #[cfg(test)]
+        if wild != 0 {
+            K4_FALLBACKS.with(|c| c.set(c.get() + 1));
         }
         if wild != 0 {
             // NaN, infinities or |x| >= 1e18 (where x² and the weighted sums overflow): the

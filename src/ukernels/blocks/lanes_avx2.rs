@@ -150,15 +150,20 @@ impl Q16 for A16 {
     }
     #[inline(always)]
     unsafe fn gather(p: *const f32, stride: usize) -> Self {
-        // SAFETY: the 16 gathered elements are readable (caller); see the impl comment.
+        // Sixteen scalar loads, not vgatherdps: qemu 7.2's AVX2 emulation (Debian bookworm's
+        // qemu-user, which CI runs the Haswell checks on) returned wrong lanes for the two
+        // strided gathers in the Q6_K quantizer, while this machine's hardware agreed with the
+        // reference; and on these Intel cores a gather is not faster than the loads.
+        let mut t = [0.0f32; 16];
+        for (k, e) in t.iter_mut().enumerate() {
+            // SAFETY: the 16 elements p[k·stride] are readable (caller).
+            *e = unsafe { *p.add(k * stride) };
+        }
+        // SAFETY: see the impl comment; `t` holds 16 elements.
         unsafe {
-            let idx = _mm256_mullo_epi32(
-                _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7),
-                _mm256_set1_epi32(stride as i32),
-            );
             A16(
-                _mm256_i32gather_ps::<4>(p, idx),
-                _mm256_i32gather_ps::<4>(p.add(8 * stride), idx),
+                _mm256_loadu_ps(t.as_ptr()),
+                _mm256_loadu_ps(t.as_ptr().add(8)),
             )
         }
     }

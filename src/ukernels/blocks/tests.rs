@@ -301,3 +301,35 @@ fn reference_matches_gguf_vectors() {
     }
     assert_eq!(checked, 15, "vector files missing");
 }
+
+/// Finite Q4_K/Q5_K blocks take the lane search at every level (the reference is only for
+/// NaN, infinities and |x| >= 1e18), and a NaN block does fall back. The bytes are the same
+/// either way, so only this count shows which path ran.
+#[test]
+fn k_quants_use_the_lanes_for_finite_data() {
+    use super::kernels::K4_FALLBACKS;
+    let mut rng = Rng(77);
+    let mut x: Vec<f32> = (0..4 * 256).map(|_| rng.uniform() - 0.5).collect();
+    let mut q = vec![0u8; 4 * 176];
+    for (name, quantize, _) in impls!(F32) {
+        for f in [6, 7] {
+            K4_FALLBACKS.with(|c| c.set(0));
+            // SAFETY: 4 blocks of input, q holds 4 blocks of the larger (Q5_K) format.
+            unsafe { quantize[f](4, x.as_ptr(), q.as_mut_ptr()) };
+            assert_eq!(
+                K4_FALLBACKS.with(|c| c.get()),
+                0,
+                "{name} format {f}: finite data fell back"
+            );
+            x[300] = f32::NAN;
+            // SAFETY: as above.
+            unsafe { quantize[f](4, x.as_ptr(), q.as_mut_ptr()) };
+            assert_eq!(
+                K4_FALLBACKS.with(|c| c.get()),
+                1,
+                "{name} format {f}: the NaN pair"
+            );
+            x[300] = 0.25;
+        }
+    }
+}
