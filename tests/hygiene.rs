@@ -18,27 +18,15 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::{NATIVE_STATIC_LIBS, build, lib_dir, out_dir, root};
+use common::{NATIVE_STATIC_LIBS, build, lib_dir, out_dir, root, run_ok};
 
 fn shared_lib() -> PathBuf {
     lib_dir().join("libnnkern.so")
 }
 
-fn tool(cmd: &mut Command) -> String {
-    let res = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("{cmd:?} did not start: {e}"));
-    assert!(
-        res.status.success(),
-        "{cmd:?}: {}",
-        String::from_utf8_lossy(&res.stderr)
-    );
-    String::from_utf8(res.stdout).unwrap()
-}
-
 #[test]
 fn shared_library_exports_only_nnk_symbols() {
-    let out = tool(
+    let out = run_ok(
         Command::new("nm")
             .args(["-D", "--defined-only"])
             .arg(shared_lib()),
@@ -119,7 +107,7 @@ fn no_threads_no_output_no_environment_but_nnk_isa() {
 #[test]
 fn no_global_constructors_beyond_the_toolchain() {
     let lib = shared_lib();
-    let sections = tool(Command::new("readelf").args(["-W", "-S"]).arg(&lib));
+    let sections = run_ok(Command::new("readelf").args(["-W", "-S"]).arg(&lib));
     assert!(
         !sections.contains(" .ctors "),
         "legacy .ctors section present"
@@ -133,7 +121,7 @@ fn no_global_constructors_beyond_the_toolchain() {
     let addr = u64::from_str_radix(fields[at + 2], 16).unwrap();
     let size = u64::from_str_radix(fields[at + 4], 16).unwrap();
     // Each entry is a relative relocation whose addend is the function's address.
-    let relocs = tool(Command::new("readelf").args(["-W", "-r"]).arg(&lib));
+    let relocs = run_ok(Command::new("readelf").args(["-W", "-r"]).arg(&lib));
     let mut targets = Vec::new();
     for l in relocs.lines() {
         let f: Vec<&str> = l.split_whitespace().collect();
@@ -151,7 +139,7 @@ fn no_global_constructors_beyond_the_toolchain() {
         size / 8,
         "every .init_array entry resolved"
     );
-    let symbols = tool(Command::new("nm").arg(&lib));
+    let symbols = run_ok(Command::new("nm").arg(&lib));
     let mut names = Vec::new();
     for t in targets {
         let name = symbols

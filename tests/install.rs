@@ -15,11 +15,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::{NATIVE_STATIC_LIBS, compiler};
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
+use common::{NATIVE_STATIC_LIBS, compiler, root, run_ok};
 
 fn scratch(name: &str) -> PathBuf {
     let d = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
@@ -28,21 +24,6 @@ fn scratch(name: &str) -> PathBuf {
     let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir_all(&d).unwrap();
     d
-}
-
-/// Runs a command to success and returns its stdout.
-fn run(cmd: &mut Command) -> String {
-    let res = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("{cmd:?} did not start: {e}"));
-    assert!(
-        res.status.success(),
-        "{cmd:?} failed ({}):\n{}\n{}",
-        res.status,
-        String::from_utf8_lossy(&res.stdout),
-        String::from_utf8_lossy(&res.stderr)
-    );
-    String::from_utf8(res.stdout).unwrap()
 }
 
 /// Whether `tool` runs; a missing tool fails the test when NNK_REQUIRE_INSTALL_TOOLS=1.
@@ -86,17 +67,19 @@ fn files(dir: &Path) -> Vec<String> {
 const EXPECTED: &str = "softmax [1 2 3 4] = 0.032059 0.087144 0.236883 0.643914";
 
 fn needed(exe: &Path) -> String {
-    run(Command::new("readelf").arg("-d").arg(exe))
+    run_ok(Command::new("readelf").arg("-d").arg(exe))
 }
 
 /// Builds tests/install/consumer.c with pkg-config's flags for the prefix, shared and static,
 /// and runs both.
 fn pkg_config_consumers(prefix: &Path, out: &Path) {
     let pc = |args: &[&str]| -> Vec<String> {
-        let s = run(Command::new("pkg-config")
-            .args(args)
-            .arg("nnkern")
-            .env("PKG_CONFIG_PATH", prefix.join("lib/pkgconfig")));
+        let s = run_ok(
+            Command::new("pkg-config")
+                .args(args)
+                .arg("nnkern")
+                .env("PKG_CONFIG_PATH", prefix.join("lib/pkgconfig")),
+        );
         s.split_whitespace().map(str::to_owned).collect()
     };
     let src = root().join("tests/install/consumer.c");
@@ -107,8 +90,8 @@ fn pkg_config_consumers(prefix: &Path, out: &Path) {
         .args(pc(&["--cflags", "--libs"]))
         .arg("-o")
         .arg(&exe);
-    run(&mut cmd);
-    let stdout = run(Command::new(&exe).env("LD_LIBRARY_PATH", prefix.join("lib")));
+    run_ok(&mut cmd);
+    let stdout = run_ok(Command::new(&exe).env("LD_LIBRARY_PATH", prefix.join("lib")));
     assert!(stdout.contains(EXPECTED), "{stdout}");
     assert!(needed(&exe).contains("libnnkern.so.0.1"), "shared consumer");
     // Static: the archive, then the private libraries pkg-config lists for a static link.
@@ -124,8 +107,8 @@ fn pkg_config_consumers(prefix: &Path, out: &Path) {
         .args(libs)
         .arg("-o")
         .arg(&exe);
-    run(&mut cmd);
-    let stdout = run(&mut Command::new(&exe));
+    run_ok(&mut cmd);
+    let stdout = run_ok(&mut Command::new(&exe));
     assert!(stdout.contains(EXPECTED), "{stdout}");
     assert!(
         !needed(&exe).contains("libnnkern"),
@@ -164,14 +147,16 @@ fn cargo_cinstall_then_pkg_config_consumers() {
     }
     let prefix = scratch("capi-prefix");
     let out = scratch("capi-consumers");
-    run(cargo()
-        .current_dir(root())
-        .args(["cinstall", "--release", "-p", "nnkern", "--prefix"])
-        .arg(&prefix)
-        .arg("--libdir")
-        .arg(prefix.join("lib"))
-        .arg("--target-dir")
-        .arg(root().join("target/capi")));
+    run_ok(
+        cargo()
+            .current_dir(root())
+            .args(["cinstall", "--release", "-p", "nnkern", "--prefix"])
+            .arg(&prefix)
+            .arg("--libdir")
+            .arg(prefix.join("lib"))
+            .arg("--target-dir")
+            .arg(root().join("target/capi")),
+    );
     assert_eq!(files(&prefix), INSTALLED, "files cargo cinstall installed");
     check_headers(&prefix);
     let soname = needed(&prefix.join("lib/libnnkern.so.0.1.0"));
@@ -186,7 +171,7 @@ fn install_script_then_cmake_and_pkg_config_consumers() {
     }
     let prefix = scratch("script-prefix");
     let out = scratch("script-consumers");
-    run(Command::new(root().join("bindings/cmake/install.sh")).arg(&prefix));
+    run_ok(Command::new(root().join("bindings/cmake/install.sh")).arg(&prefix));
     let mut want: Vec<&str> = INSTALLED.to_vec();
     want.extend([
         "lib/cmake/nnkern/nnkernConfig.cmake",
@@ -211,16 +196,18 @@ fn install_script_then_cmake_and_pkg_config_consumers() {
 
     // CMake: find_package(nnkern 0.1 CONFIG) and the three targets.
     let build = out.join("cmake");
-    run(Command::new("cmake")
-        .arg("-S")
-        .arg(root().join("tests/install"))
-        .arg("-B")
-        .arg(&build)
-        .arg(format!("-DCMAKE_PREFIX_PATH={}", prefix.display()))
-        .arg("-DCMAKE_BUILD_TYPE=Release"));
-    run(Command::new("cmake").arg("--build").arg(&build));
+    run_ok(
+        Command::new("cmake")
+            .arg("-S")
+            .arg(root().join("tests/install"))
+            .arg("-B")
+            .arg(&build)
+            .arg(format!("-DCMAKE_PREFIX_PATH={}", prefix.display()))
+            .arg("-DCMAKE_BUILD_TYPE=Release"),
+    );
+    run_ok(Command::new("cmake").arg("--build").arg(&build));
     for exe in ["consumer_shared", "consumer_static", "consumer_cpp"] {
-        let stdout = run(&mut Command::new(build.join(exe)));
+        let stdout = run_ok(&mut Command::new(build.join(exe)));
         assert!(stdout.contains(EXPECTED), "{exe}: {stdout}");
     }
     assert!(needed(&build.join("consumer_shared")).contains("libnnkern.so.0.1"));

@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::ptr::NonNull;
 
 /// A mapping of `pages` read-write pages between two PROT_NONE guard pages. Any access before
@@ -189,4 +190,19 @@ pub fn build_with(source: &str, std: &str, cpp: bool, shared: bool, extra: &[&st
         String::from_utf8_lossy(&res.stdout),
         String::from_utf8_lossy(&res.stderr)
     );
+}
+
+/// Runs a command to success and returns its stdout (the failure shows both streams).
+pub fn run_ok(cmd: &mut Command) -> String {
+    let res = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("{cmd:?} did not start: {e}"));
+    assert!(
+        res.status.success(),
+        "{cmd:?} failed ({}):\n{}\n{}",
+        res.status,
+        String::from_utf8_lossy(&res.stdout),
+        String::from_utf8_lossy(&res.stderr)
+    );
+    String::from_utf8(res.stdout).unwrap()
 }

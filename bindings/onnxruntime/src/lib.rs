@@ -708,56 +708,29 @@ unsafe fn compute(
             }
             let batch = x.count / channels;
             let (c, n) = (channels, batch);
+            use nnk::softmax as sm;
+            let (x, y) = (x.data, y);
             // SAFETY: x holds batch·channels elements of the op's type, y as many (same shape),
             // both dense; ONNX Runtime keeps them alive for the call.
             let st = unsafe {
-                match (k.elem, log) {
-                    (Elem::F32, false) => {
-                        nnk::softmax::nnk_softmax_nc_f32(n, c, x.data.cast(), c, y.cast(), c, 0, tp)
+                match k.elem {
+                    Elem::F32 => {
+                        let f = if *log {
+                            sm::nnk_log_softmax_nc_f32
+                        } else {
+                            sm::nnk_softmax_nc_f32
+                        };
+                        f(n, c, x.cast(), c, y.cast(), c, 0, tp)
                     }
-                    (Elem::F16, false) => {
-                        nnk::softmax::nnk_softmax_nc_f16(n, c, x.data.cast(), c, y.cast(), c, 0, tp)
+                    Elem::F16 | Elem::Bf16 => {
+                        let f = match (k.elem == Elem::F16, log) {
+                            (true, false) => sm::nnk_softmax_nc_f16,
+                            (true, true) => sm::nnk_log_softmax_nc_f16,
+                            (false, false) => sm::nnk_softmax_nc_bf16,
+                            (false, true) => sm::nnk_log_softmax_nc_bf16,
+                        };
+                        f(n, c, x.cast(), c, y.cast(), c, 0, tp)
                     }
-                    (Elem::Bf16, false) => nnk::softmax::nnk_softmax_nc_bf16(
-                        n,
-                        c,
-                        x.data.cast(),
-                        c,
-                        y.cast(),
-                        c,
-                        0,
-                        tp,
-                    ),
-                    (Elem::F32, true) => nnk::softmax::nnk_log_softmax_nc_f32(
-                        n,
-                        c,
-                        x.data.cast(),
-                        c,
-                        y.cast(),
-                        c,
-                        0,
-                        tp,
-                    ),
-                    (Elem::F16, true) => nnk::softmax::nnk_log_softmax_nc_f16(
-                        n,
-                        c,
-                        x.data.cast(),
-                        c,
-                        y.cast(),
-                        c,
-                        0,
-                        tp,
-                    ),
-                    (Elem::Bf16, true) => nnk::softmax::nnk_log_softmax_nc_bf16(
-                        n,
-                        c,
-                        x.data.cast(),
-                        c,
-                        y.cast(),
-                        c,
-                        0,
-                        tp,
-                    ),
                 }
             };
             nnk_call(op, st)
