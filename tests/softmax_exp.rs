@@ -6,6 +6,23 @@ use nnkern::IsaLevel;
 use nnkern::ukernels::softmax::{EXP_MAX_ULP, ExpParams};
 
 type Exp16 = unsafe fn(&[f32; 16], &ExpParams) -> [f32; 16];
+type Exp16Mode = unsafe fn(&[f32; 16], &ExpParams, Option<u8>, Option<f32>) -> [f32; 16];
+
+fn mode_variants() -> Vec<(IsaLevel, bool, Exp16Mode)> {
+    use nnkern::ukernels::softmax::scalar;
+    let mut v: Vec<(IsaLevel, bool, Exp16Mode)> =
+        vec![(IsaLevel::Scalar, false, scalar::exp16_mode::<false>)];
+    #[cfg(target_arch = "x86_64")]
+    {
+        use nnkern::ukernels::softmax::{avx2, avx512};
+        v.push((IsaLevel::Avx2, false, avx2::exp16_mode::<false>));
+        v.push((IsaLevel::Avx2, true, avx2::exp16_mode::<true>));
+        v.push((IsaLevel::Avx512, false, avx512::exp16_mode::<false>));
+        v.push((IsaLevel::Avx512, true, avx512::exp16_mode::<true>));
+    }
+    let top = nnkern::isa::detected();
+    v.into_iter().filter(|(l, _, _)| *l <= top).collect()
+}
 
 fn variants() -> Vec<(IsaLevel, bool, Exp16)> {
     let mut v: Vec<(IsaLevel, bool, Exp16)> = vec![(
@@ -100,5 +117,81 @@ fn exp_max_ulp_over_every_float() {
             *e <= EXP_MAX_ULP,
             "{level:?} fused={fused}: {e} ulp at {x:e}"
         );
+    }
+}
+
+/// The kernels leave steps of exp out per call (the clamp when the row's min is above it, the
+/// `n - n_ref` subtraction when AVX-512 `scalef` lets the coefficients carry `2^-n_ref`): that
+/// must never change a bit. For every reference exponent the softmax kernels use with
+/// `|n_ref| <= 120` (past the prescaling limit of 100 too), inputs across the row's whole
+/// range, plain and scaled by the last pass's factors: the chosen mode equals the full one.
+#[test]
+fn exp_modes_change_no_bit() {
+    use nnkern::ukernels::softmax::{UNDERFLOW_SPAN, mode, round_log2e};
+    let full = mode::CLAMP | mode::SUB;
+    for (level, fused, f) in mode_variants() {
+        for r in -120i32..=120 {
+            // A row max whose reference exponent is r.
+            let max = r as f32 * std::f32::consts::LN_2;
+            let p = ExpParams::for_max(max);
+            assert_eq!(p.n_ref, round_log2e(max));
+            let min = p.lo;
+            let auto = p.with_min(min);
+            assert_eq!(auto.lo, f32::NEG_INFINITY);
+            let mut x = [0f32; 16];
+            for chunk in 0..64 {
+                for (j, v) in x.iter_mut().enumerate() {
+                    let u = (chunk * 16 + j) as f32 / 1023.0;
+                    *v = max - UNDERFLOW_SPAN * u * u;
+                }
+                x[0] = min;
+                x[1] = max;
+                for s in [
+                    None,
+                    Some(1.0),
+                    Some(0.37),
+                    Some(1e-9),
+                    Some(2f32.powi(-40)),
+                ] {
+                    // SAFETY: only levels available on this CPU are listed.
+                    let (a, b) = unsafe { (f(&x, &auto, None, s), f(&x, &p, Some(full), s)) };
+                    for j in 0..16 {
+                        assert_eq!(
+                            a[j].to_bits(),
+                            b[j].to_bits(),
+                            "{level:?} fused={fused} n_ref={r} x={:e} s={s:?}: {:e} vs {:e}",
+                            x[j],
+                            a[j],
+                            b[j]
+                        );
+                    }
+                }
+            }
+        }
+    }
+    // The modes compared above are the ones the kernels pick: on AVX-512 with FMA, no clamp
+    // and (within |n_ref| <= 100, and while p * s stays normal) no subtraction.
+    #[cfg(target_arch = "x86_64")]
+    {
+        use nnkern::ukernels::simd::avx512::Z16;
+        use nnkern::ukernels::softmax::{exp_mode, exp_mode_scaled};
+        for r in -120i32..=120 {
+            let p = ExpParams::for_max(r as f32 * std::f32::consts::LN_2);
+            let auto = p.with_min(p.lo);
+            let want = if r.abs() <= 100 { 0 } else { mode::SUB };
+            assert_eq!(exp_mode::<Z16, true>(&auto), want, "n_ref={r}");
+            assert_eq!(
+                exp_mode::<Z16, false>(&auto),
+                if r == 0 { 0 } else { mode::SUB }
+            );
+            assert_eq!(exp_mode::<Z16, true>(&p), want | mode::CLAMP);
+            let tiny = exp_mode_scaled::<Z16, true>(&auto, 2f32.powi(-40));
+            let want = if (-100..=84).contains(&r) {
+                0
+            } else {
+                mode::SUB
+            };
+            assert_eq!(tiny, want, "n_ref={r}");
+        }
     }
 }

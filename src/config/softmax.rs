@@ -9,8 +9,8 @@ use crate::ukernels::softmax::{self as sm, ExpParams, ExtSum};
 
 /// The passes a softmax or log-softmax row is built from (see `operators::softmax`).
 pub struct SoftmaxKernels<T: Elem> {
-    /// Row max.
-    pub rmax: unsafe fn(usize, *const T::S) -> f32,
+    /// Row max and min.
+    pub rminmax: unsafe fn(usize, *const T::S) -> (f32, f32),
     /// Sum of exp (three-pass pass 2 when the exp is not stored).
     pub raddexp: unsafe fn(usize, *const T::S, &ExpParams) -> f64,
     /// f32 three-pass pass 2: store exp and sum it.
@@ -28,7 +28,7 @@ pub struct SoftmaxKernels<T: Elem> {
 macro_rules! bundle {
     ($isa:ident, $T:ty, $fused:literal) => {
         SoftmaxKernels::<$T> {
-            rmax: sm::$isa::rmax::<$T>,
+            rminmax: sm::$isa::rminmax::<$T>,
             raddexp: sm::$isa::raddexp::<$T, $fused>,
             raddstoreexp: sm::$isa::raddstoreexp::<$fused>,
             vscale: sm::$isa::vscale,

@@ -185,7 +185,8 @@ impl<T: SoftmaxElem> Exec<T> {
                             lo: max - crate::ukernels::softmax::UNDERFLOW_SPAN,
                             shift: 0.0,
                             n_ref: total.n_ref,
-                        };
+                        }
+                        .with_min(total.min);
                         let s = (1.0 / total.acc) as f32;
                         for_chunks(tp, chunks, &|i| {
                             let (o, len) = span(i);
@@ -203,19 +204,22 @@ impl<T: SoftmaxElem> Exec<T> {
             // NaN, infinities, or a huge max: the three-pass path below handles them exactly.
         }
 
-        let mut maxes = [const { MaybeUninit::<f32>::uninit() }; MAX_CHUNKS];
-        let out = SharedPtr(maxes.as_mut_ptr().cast::<f32>());
+        let mut maxes = [const { MaybeUninit::<(f32, f32)>::uninit() }; MAX_CHUNKS];
+        let out = SharedPtr(maxes.as_mut_ptr().cast::<(f32, f32)>());
         for_chunks(tp, chunks, &|i| {
             let (s, len) = span(i);
             // SAFETY: chunk i is inside the row; each task writes only maxes[i].
-            unsafe { out.get().add(i).write((k.rmax)(len, xs.get().add(s))) }
+            unsafe { out.get().add(i).write((k.rminmax)(len, xs.get().add(s))) }
         })?;
-        let mut max = f32::NEG_INFINITY;
+        let (mut max, mut min) = (f32::NEG_INFINITY, f32::INFINITY);
         for m in &maxes[..chunks] {
             // SAFETY: written by task i.
-            let m = unsafe { m.assume_init() };
+            let (m, lo) = unsafe { m.assume_init() };
             if m > max || m.is_nan() {
                 max = m;
+            }
+            if lo < min || lo.is_nan() {
+                min = lo;
             }
         }
         if !max.is_finite() {
@@ -226,7 +230,8 @@ impl<T: SoftmaxElem> Exec<T> {
         let p = match self.kind {
             SoftmaxKind::Softmax => ExpParams::for_max(max),
             SoftmaxKind::LogSoftmax => ExpParams::shifted(max),
-        };
+        }
+        .with_min(min);
         let store = self.kind == SoftmaxKind::Softmax && size_of::<T::S>() == 4;
         let mut sums = [const { MaybeUninit::<f64>::uninit() }; MAX_CHUNKS];
         let out = SharedPtr(sums.as_mut_ptr().cast::<f64>());

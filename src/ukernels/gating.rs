@@ -29,7 +29,7 @@
 //! 0, `norm_eps` 0) gives weights 0, never NaN.
 
 use crate::ukernels::simd::{Elem, V16};
-use crate::ukernels::softmax::{ExpParams, exp_parts};
+use crate::ukernels::softmax::{ExpParams, ExpVec, exp_parts, mode};
 
 /// Score function over all experts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -149,7 +149,14 @@ const EXP_PLAIN: ExpParams = ExpParams {
 /// never reaches a weight: experts with −inf keys weigh 0.
 #[inline(always)]
 fn exp_rel<V: V16, const FUSED: bool, const SHIFT: bool>(x: V, p: &ExpParams) -> V {
-    let (e, k) = exp_parts::<V, FUSED, SHIFT>(x, p);
+    // Always with the clamp and `k = n - n_ref` (the callers rely on both for normal results).
+    const PLAIN: u8 = mode::CLAMP | mode::SUB;
+    const SHIFTED: u8 = mode::CLAMP | mode::SUB | mode::SHIFT;
+    let (e, k) = if SHIFT {
+        exp_parts::<V, FUSED, SHIFTED>(x, &ExpVec::new::<SHIFTED>(p))
+    } else {
+        exp_parts::<V, FUSED, PLAIN>(x, &ExpVec::new::<PLAIN>(p))
+    };
     V::pow2_scale::<FUSED>(e, k)
 }
 

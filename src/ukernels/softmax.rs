@@ -7,13 +7,21 @@
 //! - `n = round(x * log2(e))` (magic-bias rounding), `t = x - n*LN2_HI - n*LN2_LO` (Cody–Waite:
 //!   `LN2_HI` has 13 significant bits, so `n * LN2_HI` is exact for `|n| < 2^11`, i.e.
 //!   `|x| < 1419`; callers keep `|x| < 1024`);
-//! - `p(t) = 1 + t*(c1 + t*(c2 + ... + t*c6))`, a degree-6 polynomial fitted here (Lawson's
-//!   minimax iteration on relative error over `[-ln2/2, ln2/2]`, then rounded to f32: 1.7e-8
-//!   relative approximation error, 0.15 ulp);
+//! - `p(t) = 1 + t*(c1 + t*(c2 + ... + t*c5))`, a degree-5 polynomial fitted by
+//!   `tests/tools/fit_exp_poly.py` (Lawson's minimax iteration on relative error over
+//!   `[-ln2/2, ln2/2]`, rounded to f32: 9.1e-8 relative approximation error, 1.5e-7 with the
+//!   f32 Horner steps). Degree 6 was 1 ulp more accurate (1.06 ulp fused) and one FMA slower
+//!   per 16 elements; the softmax contract (1e-6 relative) has room for 2 ulp;
 //! - the result `p * 2^(n - n_ref)` (exact scaling; 0 below 2^-126 when not `FUSED`).
 //!
 //! Max error, measured over every f32 in [-87.3, 88.3] against f64 `exp` by
-//! `tests/softmax.rs::exp_max_ulp_over_every_float`: see [`EXP_MAX_ULP`].
+//! `tests/softmax_exp.rs::exp_max_ulp_over_every_float`: see [`EXP_MAX_ULP`].
+//!
+//! Each call leaves out the steps it does not need ([`mode`], chosen by [`exp_mode`]): the clamp
+//! when the row's minimum is above `lo`, and, on AVX-512 with FMA, the subtraction of `n_ref`,
+//! which the coefficients then carry as `2^-n_ref`. Neither changes a bit
+//! (`tests/softmax_exp.rs::exp_modes_change_no_bit`); together with degree 5 they take the
+//! fused AVX-512 exp from 14 to 11 vector operations per 16 elements.
 //!
 //! Softmax never forms `x - max` in f32 (its rounding error would be up to 1.9e-6 relative for
 //! `|x - max|` in [32, 64)): the reduction works on `x` itself and the max only enters as the
@@ -38,14 +46,14 @@ macro_rules! instantiate {
         use crate::ukernels::simd::Elem;
         use crate::ukernels::softmax::{ExpParams, ExtSum};
 
-        /// Row maximum.
+        /// Row maximum and minimum.
         ///
         /// # Safety
         /// `n` readable elements at `x`; the CPU has this module's ISA.
         $(#[target_feature(enable = $features)])?
-        pub unsafe fn rmax<T: Elem>(n: usize, x: *const T::S) -> f32 {
+        pub unsafe fn rminmax<T: Elem>(n: usize, x: *const T::S) -> (f32, f32) {
             // SAFETY: forwarded contract.
-            unsafe { crate::ukernels::softmax::rmax::<$V, T>(n, x) }
+            unsafe { crate::ukernels::softmax::rminmax::<$V, T>(n, x) }
         }
 
         /// `y = exp_rel(x)`, returns the sum.
@@ -114,11 +122,40 @@ macro_rules! instantiate {
         /// The CPU has this module's ISA.
         $(#[target_feature(enable = $features)])?
         pub unsafe fn exp16<const FUSED: bool>(x: &[f32; 16], p: &ExpParams) -> [f32; 16] {
+            // SAFETY: forwarded contract.
+            unsafe { exp16_mode::<FUSED>(x, p, None, None) }
+        }
+
+        /// `exp_rel` on 16 lanes (or, with `s`, `exp_rel * s` rounded once as the scaled last
+        /// pass does), in `mode` (`None`: the mode the kernels choose), for the tests.
+        ///
+        /// # Safety
+        /// The CPU has this module's ISA.
+        $(#[target_feature(enable = $features)])?
+        pub unsafe fn exp16_mode<const FUSED: bool>(
+            x: &[f32; 16],
+            p: &ExpParams,
+            mode: Option<u8>,
+            s: Option<f32>,
+        ) -> [f32; 16] {
+            use crate::ukernels::simd::V16;
+            use crate::ukernels::softmax::{exp_mode, exp_mode_scaled, exp_rel, exp_scaled, with_mode, ExpVec};
+            let auto = match s {
+                None => exp_mode::<$V, FUSED>(p),
+                Some(s) => exp_mode_scaled::<$V, FUSED>(p, s),
+            };
             let mut out = [0f32; 16];
             // SAFETY: 16 elements each.
             unsafe {
-                let v = <$V as crate::ukernels::simd::V16>::load_f32(x.as_ptr());
-                crate::ukernels::simd::V16::store_f32(crate::ukernels::softmax::exp_rel::<$V, FUSED, true>(v, p), out.as_mut_ptr());
+                let v = <$V as V16>::load_f32(x.as_ptr());
+                let r = with_mode!(mode.unwrap_or(auto), M => {
+                    let e = ExpVec::new::<M>(p);
+                    match s {
+                        None => exp_rel::<$V, FUSED, M>(v, &e),
+                        Some(s) => exp_scaled::<$V, FUSED, M>(v, &e, <$V as V16>::splat(s)),
+                    }
+                });
+                r.store_f32(out.as_mut_ptr());
             }
             out
         }
@@ -150,20 +187,150 @@ pub mod avx512 {
 
 /// The largest error of `exp_rel`, in units in the last place of the f32 result, over every
 /// f32 in [-87.3, 88.3] against f64 `exp`, measured by the test named in the module docs:
-/// 1.334 ulp unfused (scalar, and every ISA under `NNK_FLAG_CONSISTENT_ARITHMETIC`, worst at
-/// x = -27.37557), 1.059 ulp with FMA (AVX2, AVX-512; worst at x = 5.2011814).
-pub const EXP_MAX_ULP: f64 = 1.34;
+/// 2.311 ulp unfused (scalar, and every ISA under `NNK_FLAG_CONSISTENT_ARITHMETIC`, worst at
+/// x = 5.2476544), 2.018 ulp with FMA (AVX2, AVX-512; worst at x = 37.821556).
+pub const EXP_MAX_ULP: f64 = 2.32;
 
 const LOG2E: f32 = f32::from_bits(0x3FB8_AA3B); // 1.44269504
 const MAGIC: f32 = 12_582_912.0; // 1.5 * 2^23: adding it rounds to an integer
 const LN2_HI: f32 = f32::from_bits(0x3F31_7000); // 0x1.62Ep-1, 13 significant bits
 const LN2_LO: f32 = f32::from_bits(0x3805_FDF4); // ln2 - LN2_HI, rounded
-const C1: f32 = 1.0;
-const C2: f32 = f32::from_bits(0x3EFF_FFFE); // 0x1.fffffcp-2
-const C3: f32 = f32::from_bits(0x3E2A_AA0D); // 0x1.55541ap-3
-const C4: f32 = f32::from_bits(0x3D2A_AC11); // 0x1.555822p-5
-const C5: f32 = f32::from_bits(0x3C09_33D2); // 0x1.1267a4p-7
-const C6: f32 = f32::from_bits(0x3AB5_7388); // 0x1.6ae710p-10
+/// `p(t) = C[0] + t*(C[1] + t*(C[2] + t*(C[3] + t*(C[4] + t*C[5]))))`, see the module docs.
+const C: [f32; 6] = [
+    1.0,
+    f32::from_bits(0x3F7F_FFFB), // 0x1.fffff6p-1
+    f32::from_bits(0x3EFF_FEE3), // 0x1.fffdc6p-2
+    f32::from_bits(0x3E2A_AD35), // 0x1.555a6ap-3
+    f32::from_bits(0x3D2B_9D2A), // 0x1.573a54p-5
+    f32::from_bits(0x3C07_D41B), // 0x1.0fa836p-7
+];
+
+/// The bits of an exp kernel's `MODE` (chosen per call by [`exp_mode`]): which steps of
+/// `exp_rel` the call performs. A step is left out only where it is the identity or is done
+/// another way with the same result, so the mode never changes a value.
+pub mod mode {
+    /// Subtract `ExpParams::shift` (left out when the shift is 0).
+    pub const SHIFT: u8 = 1;
+    /// Form `k = n - n_ref` (left out when `n_ref` is 0, or when the coefficients carry
+    /// `2^-n_ref`, see [`super::ExpVec::new`]).
+    pub const SUB: u8 = 2;
+    /// Clamp `x - shift` at `lo` (left out when `lo` is -inf: the caller knows every input is
+    /// above it, see [`super::ExpParams::with_min`]).
+    pub const CLAMP: u8 = 4;
+}
+
+/// The largest `|n_ref|` the polynomial's coefficients carry as a factor `2^-n_ref`: every
+/// Horner value then stays normal (the smallest, `C[5] * 2^-100` ~ 2^-107; the largest
+/// `2^100`), so with FMA each step rounds exactly as the unscaled one would, scaled.
+const PRESCALE_LIMIT: f32 = 100.0;
+
+/// The steps ([`mode`] bits) an `exp_rel` call with `p` needs on the vector type `V`.
+///
+/// Without `SUB`, a nonzero `n_ref` is folded into the coefficients (`p' = p * 2^-n_ref`,
+/// exact, see [`PRESCALE_LIMIT`]) and the result is `pow2_scale(p', n)`: the same single
+/// rounding of the same value `p * 2^(n - n_ref)`, provided `pow2_scale` is exact for every
+/// exponent (AVX-512 `scalef`; the exponent-bits product of the other ISAs is not beyond
+/// 2^±126) and fused (unfused Horner products of the scaled coefficients could round as
+/// subnormals, which `NNK_FLAG_CONSISTENT_ARITHMETIC` must not depend on).
+#[inline(always)]
+pub fn exp_mode<V: V16, const FUSED: bool>(p: &ExpParams) -> u8 {
+    let mut m = 0;
+    if p.shift != 0.0 {
+        m |= mode::SHIFT;
+    }
+    let prescale = FUSED && V::FUSED_POW2_ANY_EXPONENT && p.n_ref.abs() <= PRESCALE_LIMIT;
+    if p.n_ref != 0.0 && !prescale {
+        m |= mode::SUB;
+    }
+    if p.lo != f32::NEG_INFINITY {
+        m |= mode::CLAMP;
+    }
+    m
+}
+
+/// [`exp_mode`] for `exp_rel(x) * s` (the scaled last pass): there the product `p' * s` is
+/// rounded before the scaling, so the coefficients carry `2^-n_ref` only while that product
+/// stays normal (`0.7 * s * 2^-n_ref >= 2^-125`) and rounds as the unscaled one, scaled.
+#[inline(always)]
+pub fn exp_mode_scaled<V: V16, const FUSED: bool>(p: &ExpParams, s: f32) -> u8 {
+    let m = exp_mode::<V, FUSED>(p);
+    let normal = f64::from(s) * (-f64::from(p.n_ref)).exp2() >= (-124f64).exp2();
+    if m & mode::SUB == 0 && p.n_ref != 0.0 && !normal {
+        m | mode::SUB
+    } else {
+        m
+    }
+}
+
+/// Runs `$body` with the const `$M` equal to the runtime mode `$mode` (so each mode gets its
+/// own instantiation of the kernel loop).
+macro_rules! with_mode {
+    ($mode:expr, $M:ident => $body:expr) => {
+        match $mode {
+            0 => {
+                const $M: u8 = 0;
+                $body
+            }
+            1 => {
+                const $M: u8 = 1;
+                $body
+            }
+            2 => {
+                const $M: u8 = 2;
+                $body
+            }
+            3 => {
+                const $M: u8 = 3;
+                $body
+            }
+            4 => {
+                const $M: u8 = 4;
+                $body
+            }
+            5 => {
+                const $M: u8 = 5;
+                $body
+            }
+            6 => {
+                const $M: u8 = 6;
+                $body
+            }
+            _ => {
+                const $M: u8 = 7;
+                $body
+            }
+        }
+    };
+}
+pub(crate) use with_mode;
+
+/// The constants of one `exp_rel` call as vectors, built once per call outside the loops.
+#[derive(Clone, Copy)]
+pub struct ExpVec<V> {
+    lo: V,
+    shift: V,
+    n_ref: V,
+    c: [V; 6],
+}
+
+impl<V: V16> ExpVec<V> {
+    /// The vectors for `p` in `MODE` (from [`exp_mode`]).
+    #[inline(always)]
+    pub fn new<const MODE: u8>(p: &ExpParams) -> Self {
+        // Without SUB, n_ref is 0 or within PRESCALE_LIMIT: 2^-n_ref is an exact power of two.
+        let s = if MODE & mode::SUB == 0 && p.n_ref != 0.0 {
+            f32::from_bits(((127 - p.n_ref as i32) as u32) << 23)
+        } else {
+            1.0
+        };
+        ExpVec {
+            lo: V::splat(p.lo),
+            shift: V::splat(p.shift),
+            n_ref: V::splat(p.n_ref),
+            c: C.map(|c| V::splat(c * s)),
+        }
+    }
+}
 
 /// Rows whose max magnitude reaches this use the `shift = max` form (see the module docs).
 pub const SHIFT_LIMIT: f32 = 1024.0;
@@ -215,6 +382,15 @@ impl ExpParams {
         }
     }
 
+    /// The same parameters for inputs known to be `>= min`: when no input can reach the
+    /// clamp, `lo` becomes -inf, and the kernels skip the clamp (see [`mode::CLAMP`]).
+    pub fn with_min(mut self, min: f32) -> ExpParams {
+        if min - self.shift >= self.lo {
+            self.lo = f32::NEG_INFINITY;
+        }
+        self
+    }
+
     /// `ln(exp(shift) * 2^n_ref) - max` in f64: what to add to `ln(sum of results)` to get
     /// `ln(sum of exp(x - max))`.
     pub fn log_offset(&self, max: f32) -> f64 {
@@ -223,80 +399,106 @@ impl ExpParams {
 }
 
 /// `exp(max(x - shift, lo)) * 2^-n_ref` as `(p, k)` with the value `p * 2^k`, `p` in
-/// [0.7, 1.5) (NaN for NaN input) and `k` integer-valued.
+/// [0.7, 1.5) times the coefficients' scale (NaN for NaN input) and `k` integer-valued.
 #[inline(always)]
-pub fn exp_parts<V: V16, const FUSED: bool, const SHIFT: bool>(x: V, p: &ExpParams) -> (V, V) {
-    // `x - 0.0` is `x` for every input, so skipping the subtraction when `shift` is 0 (the
-    // common case) changes no result.
-    let x = if SHIFT { x.sub(V::splat(p.shift)) } else { x };
-    let x = V::splat(p.lo).max(x);
+pub fn exp_parts<V: V16, const FUSED: bool, const MODE: u8>(x: V, e: &ExpVec<V>) -> (V, V) {
+    let x = if MODE & mode::SHIFT != 0 {
+        x.sub(e.shift)
+    } else {
+        x
+    };
+    let x = if MODE & mode::CLAMP != 0 {
+        e.lo.max(x)
+    } else {
+        x
+    };
     let n = V::fmadd::<FUSED>(x, V::splat(LOG2E), V::splat(MAGIC)).sub(V::splat(MAGIC));
     let t = V::fmadd::<FUSED>(n, V::splat(-LN2_HI), x);
     let t = V::fmadd::<FUSED>(n, V::splat(-LN2_LO), t);
-    let mut q = V::fmadd::<FUSED>(V::splat(C6), t, V::splat(C5));
-    q = V::fmadd::<FUSED>(q, t, V::splat(C4));
-    q = V::fmadd::<FUSED>(q, t, V::splat(C3));
-    q = V::fmadd::<FUSED>(q, t, V::splat(C2));
-    q = V::fmadd::<FUSED>(q, t, V::splat(C1));
-    (
-        V::fmadd::<FUSED>(q, t, V::splat(1.0)),
-        n.sub(V::splat(p.n_ref)),
-    )
+    let c = &e.c;
+    let mut q = V::fmadd::<FUSED>(c[5], t, c[4]);
+    q = V::fmadd::<FUSED>(q, t, c[3]);
+    q = V::fmadd::<FUSED>(q, t, c[2]);
+    q = V::fmadd::<FUSED>(q, t, c[1]);
+    let k = if MODE & mode::SUB != 0 {
+        n.sub(e.n_ref)
+    } else {
+        n
+    };
+    (V::fmadd::<FUSED>(q, t, c[0]), k)
 }
 
 /// `exp(max(x - shift, lo)) * 2^-n_ref`, see the module docs (results below 2^-126 may be
 /// flushed to 0: fine for sums, and for f32 outputs within the 1e-37 absolute bound).
 #[inline(always)]
-pub fn exp_rel<V: V16, const FUSED: bool, const SHIFT: bool>(x: V, p: &ExpParams) -> V {
-    let (e, k) = exp_parts::<V, FUSED, SHIFT>(x, p);
-    V::pow2_scale::<FUSED>(e, k)
+pub fn exp_rel<V: V16, const FUSED: bool, const MODE: u8>(x: V, e: &ExpVec<V>) -> V {
+    let (p, k) = exp_parts::<V, FUSED, MODE>(x, e);
+    V::pow2_scale::<FUSED>(p, k)
 }
 
 /// `exp_rel(x) * s` rounded once, also in the subnormal range (bf16 outputs keep theirs).
 #[inline(always)]
-fn exp_scaled<V: V16, const FUSED: bool, const SHIFT: bool>(x: V, p: &ExpParams, s: V) -> V {
-    let (e, k) = exp_parts::<V, FUSED, SHIFT>(x, p);
-    V::pow2_scale_exact::<FUSED>(e.mul(s), k)
+fn exp_scaled<V: V16, const FUSED: bool, const MODE: u8>(x: V, e: &ExpVec<V>, s: V) -> V {
+    let (p, k) = exp_parts::<V, FUSED, MODE>(x, e);
+    V::pow2_scale_exact::<FUSED>(p.mul(s), k)
 }
 
-/// Row maximum. NaN inputs may or may not show (the sums catch them).
+/// Row maximum and minimum. NaN inputs may or may not show (the sums catch them).
 ///
 /// # Safety
 /// `n` readable elements at `x`; the ISA of `V` available.
 #[inline(always)]
-pub unsafe fn rmax<V: V16, T: Elem>(n: usize, x: *const T::S) -> f32 {
-    let ninf = V::splat(f32::NEG_INFINITY);
+pub unsafe fn rminmax<V: V16, T: Elem>(n: usize, x: *const T::S) -> (f32, f32) {
+    let (ninf, pinf) = (V::splat(f32::NEG_INFINITY), V::splat(f32::INFINITY));
     let (mut a, mut b, mut c, mut d) = (ninf, ninf, ninf, ninf);
+    let (mut la, mut lb, mut lc, mut ld) = (pinf, pinf, pinf, pinf);
     let mut i = 0;
     // SAFETY (loads below): every index read is < n.
     unsafe {
         while i + 64 <= n {
-            a = a.max(T::load::<V>(x.add(i)));
-            b = b.max(T::load::<V>(x.add(i + 16)));
-            c = c.max(T::load::<V>(x.add(i + 32)));
-            d = d.max(T::load::<V>(x.add(i + 48)));
+            let (va, vb) = (T::load::<V>(x.add(i)), T::load::<V>(x.add(i + 16)));
+            let (vc, vd) = (T::load::<V>(x.add(i + 32)), T::load::<V>(x.add(i + 48)));
+            (a, b, c, d) = (a.max(va), b.max(vb), c.max(vc), d.max(vd));
+            (la, lb, lc, ld) = (la.min(va), lb.min(vb), lc.min(vc), ld.min(vd));
             i += 64;
         }
         while i + 16 <= n {
-            a = a.max(T::load::<V>(x.add(i)));
+            let v = T::load::<V>(x.add(i));
+            (a, la) = (a.max(v), la.min(v));
             i += 16;
         }
         if i < n {
             b = b.max(T::load_partial::<V>(x.add(i), n - i, f32::NEG_INFINITY));
+            lb = lb.min(T::load_partial::<V>(x.add(i), n - i, f32::INFINITY));
         }
     }
-    a.max(b).max(c.max(d)).hmax()
+    let lo = la.min(lb).min(lc.min(ld));
+    // -max(-v) (negation is exact) keeps one horizontal tree for both.
+    let zero = V::splat(0.0);
+    (a.max(b).max(c.max(d)).hmax(), -zero.sub(lo).hmax())
+}
+
+/// Lanes `0..n` of `v` (`n < 16`), zeros above.
+#[inline(always)]
+fn first_lanes<V: V16>(v: V, n: usize) -> V {
+    const IDX: [f32; 16] = [
+        0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0, 11.0, 12.0, 13.0, 14.0, 15.0,
+    ];
+    // SAFETY: IDX holds 16 elements.
+    let idx = unsafe { V::load_f32(IDX.as_ptr()) };
+    V::select_lt(idx, V::splat(n as f32), v, V::splat(0.0))
 }
 
 /// Sums `exp_rel` over `n` elements, storing each value to `y` when `STORE` (f32 only), in the
 /// block order of the module docs.
 #[inline(always)]
-unsafe fn sum_exp<V: V16, T: Elem, const FUSED: bool, const STORE: bool, const SHIFT: bool>(
+unsafe fn sum_exp<V: V16, T: Elem, const FUSED: bool, const STORE: bool, const MODE: u8>(
     n: usize,
     x: *const T::S,
     y: *mut f32,
     p: &ExpParams,
 ) -> f64 {
+    let e = &ExpVec::<V>::new::<MODE>(p);
     let zero = V::splat(0.0);
     let mut acc = V::dzero();
     let mut i = 0;
@@ -306,10 +508,10 @@ unsafe fn sum_exp<V: V16, T: Elem, const FUSED: bool, const STORE: bool, const S
             let (mut a, mut b, mut c, mut d) = (zero, zero, zero, zero);
             let end = i + BLOCK;
             while i < end {
-                let ea = exp_rel::<V, FUSED, SHIFT>(T::load::<V>(x.add(i)), p);
-                let eb = exp_rel::<V, FUSED, SHIFT>(T::load::<V>(x.add(i + 16)), p);
-                let ec = exp_rel::<V, FUSED, SHIFT>(T::load::<V>(x.add(i + 32)), p);
-                let ed = exp_rel::<V, FUSED, SHIFT>(T::load::<V>(x.add(i + 48)), p);
+                let ea = exp_rel::<V, FUSED, MODE>(T::load::<V>(x.add(i)), e);
+                let eb = exp_rel::<V, FUSED, MODE>(T::load::<V>(x.add(i + 16)), e);
+                let ec = exp_rel::<V, FUSED, MODE>(T::load::<V>(x.add(i + 32)), e);
+                let ed = exp_rel::<V, FUSED, MODE>(T::load::<V>(x.add(i + 48)), e);
                 if STORE {
                     ea.store_f32(y.add(i));
                     eb.store_f32(y.add(i + 16));
@@ -326,22 +528,24 @@ unsafe fn sum_exp<V: V16, T: Elem, const FUSED: bool, const STORE: bool, const S
         }
         let mut a = zero;
         while i + 16 <= n {
-            let e = exp_rel::<V, FUSED, SHIFT>(T::load::<V>(x.add(i)), p);
+            let v = exp_rel::<V, FUSED, MODE>(T::load::<V>(x.add(i)), e);
             if STORE {
-                e.store_f32(y.add(i));
+                v.store_f32(y.add(i));
             }
-            a = a.add(e);
+            a = a.add(v);
             i += 16;
         }
         if i < n {
-            let e = exp_rel::<V, FUSED, SHIFT>(
+            // The fill lanes are -inf; without the clamp their exp is NaN, so only lanes 0..n-i
+            // enter the sum.
+            let v = exp_rel::<V, FUSED, MODE>(
                 T::load_partial::<V>(x.add(i), n - i, f32::NEG_INFINITY),
-                p,
+                e,
             );
             if STORE {
-                e.store_f32_partial(y.add(i), n - i);
+                v.store_f32_partial(y.add(i), n - i);
             }
-            a = a.add(e);
+            a = a.add(first_lanes(v, n - i));
         }
         acc = V::dadd(acc, a);
     }
@@ -360,13 +564,9 @@ pub unsafe fn raddstoreexp<V: V16, const FUSED: bool>(
     p: &ExpParams,
 ) -> f64 {
     // SAFETY: forwarded contract.
-    unsafe {
-        if p.shift == 0.0 {
-            sum_exp::<V, crate::ukernels::simd::F32, FUSED, true, false>(n, x, y, p)
-        } else {
-            sum_exp::<V, crate::ukernels::simd::F32, FUSED, true, true>(n, x, y, p)
-        }
-    }
+    with_mode!(exp_mode::<V, FUSED>(p), M => unsafe {
+        sum_exp::<V, crate::ukernels::simd::F32, FUSED, true, M>(n, x, y, p)
+    })
 }
 
 /// Sum of `exp_rel(x)` without storing.
@@ -380,13 +580,9 @@ pub unsafe fn raddexp<V: V16, T: Elem, const FUSED: bool>(
     p: &ExpParams,
 ) -> f64 {
     // SAFETY: forwarded contract.
-    unsafe {
-        if p.shift == 0.0 {
-            sum_exp::<V, T, FUSED, false, false>(n, x, std::ptr::null_mut(), p)
-        } else {
-            sum_exp::<V, T, FUSED, false, true>(n, x, std::ptr::null_mut(), p)
-        }
-    }
+    with_mode!(exp_mode::<V, FUSED>(p), M => unsafe {
+        sum_exp::<V, T, FUSED, false, M>(n, x, std::ptr::null_mut(), p)
+    })
 }
 
 /// `y *= s` in place (three-pass softmax pass 3, f32).
@@ -427,39 +623,41 @@ pub unsafe fn vscale<V: V16>(n: usize, y: *mut f32, s: f32) {
 /// # Safety
 /// As for [`vscaleexp`].
 #[inline(always)]
-unsafe fn vscaleexp_impl<V: V16, T: Elem, const FUSED: bool, const SHIFT: bool>(
+unsafe fn vscaleexp_impl<V: V16, T: Elem, const FUSED: bool, const MODE: u8>(
     n: usize,
     x: *const T::S,
     y: *mut T::S,
     p: &ExpParams,
     s: f32,
 ) {
+    let e = &ExpVec::<V>::new::<MODE>(p);
     let s = V::splat(s);
     let mut i = 0;
     // SAFETY (loads and stores below): every index touched is < n; each element is read
     // before it is written, so in-place works.
     unsafe {
         while i + 32 <= n {
-            let a = exp_scaled::<V, FUSED, SHIFT>(T::load::<V>(x.add(i)), p, s);
-            let b = exp_scaled::<V, FUSED, SHIFT>(T::load::<V>(x.add(i + 16)), p, s);
+            let a = exp_scaled::<V, FUSED, MODE>(T::load::<V>(x.add(i)), e, s);
+            let b = exp_scaled::<V, FUSED, MODE>(T::load::<V>(x.add(i + 16)), e, s);
             T::store(a, y.add(i));
             T::store(b, y.add(i + 16));
             i += 32;
         }
         while i + 16 <= n {
             T::store(
-                exp_scaled::<V, FUSED, SHIFT>(T::load::<V>(x.add(i)), p, s),
+                exp_scaled::<V, FUSED, MODE>(T::load::<V>(x.add(i)), e, s),
                 y.add(i),
             );
             i += 16;
         }
         if i < n {
-            let e = exp_scaled::<V, FUSED, SHIFT>(
+            // Fill lanes (-inf, NaN without the clamp) are not stored.
+            let v = exp_scaled::<V, FUSED, MODE>(
                 T::load_partial::<V>(x.add(i), n - i, f32::NEG_INFINITY),
-                p,
+                e,
                 s,
             );
-            T::store_partial(e, y.add(i), n - i);
+            T::store_partial(v, y.add(i), n - i);
         }
     }
 }
@@ -477,13 +675,9 @@ pub unsafe fn vscaleexp<V: V16, T: Elem, const FUSED: bool>(
     s: f32,
 ) {
     // SAFETY: forwarded contract.
-    unsafe {
-        if p.shift == 0.0 {
-            vscaleexp_impl::<V, T, FUSED, false>(n, x, y, p, s)
-        } else {
-            vscaleexp_impl::<V, T, FUSED, true>(n, x, y, p, s)
-        }
-    }
+    with_mode!(exp_mode_scaled::<V, FUSED>(p, s), M => unsafe {
+        vscaleexp_impl::<V, T, FUSED, M>(n, x, y, p, s)
+    })
 }
 
 /// `y = (x - m) - c`, rounded once to `T` (log-softmax's last pass).
@@ -527,6 +721,8 @@ pub struct ExtSum {
     pub n_ref: f32,
     /// Largest element seen (NaN elements may not show).
     pub max: f32,
+    /// Smallest element seen (NaN elements may not show).
+    pub min: f32,
     /// A block's max was NaN, infinite or beyond ±[`SHIFT_LIMIT`]: redo the row with the
     /// three-pass path, which handles those.
     pub special: bool,
@@ -538,6 +734,7 @@ impl ExtSum {
         acc: 0.0,
         n_ref: f32::NEG_INFINITY,
         max: f32::NEG_INFINITY,
+        min: f32::INFINITY,
         special: false,
     };
 
@@ -559,6 +756,9 @@ impl ExtSum {
         self.add(o.acc, o.n_ref);
         if o.max > self.max {
             self.max = o.max;
+        }
+        if o.min < self.min {
+            self.min = o.min;
         }
         self.special |= o.special;
     }
@@ -588,9 +788,12 @@ pub unsafe fn rblockexp<V: V16, T: Elem, const FUSED: bool>(n: usize, x: *const 
     while i < n {
         let len = BLOCK.min(n - i);
         // SAFETY: the block i..i+len is inside x[..n].
-        let b = unsafe { rmax::<V, T>(len, x.add(i)) };
+        let (b, lo) = unsafe { rminmax::<V, T>(len, x.add(i)) };
         if b > out.max {
             out.max = b;
+        }
+        if lo < out.min {
+            out.min = lo;
         }
         if b.is_nan() || b.abs() >= SHIFT_LIMIT {
             // NaN, ±inf (an all -inf block may hide a NaN) or huge: the three-pass path
@@ -601,11 +804,12 @@ pub unsafe fn rblockexp<V: V16, T: Elem, const FUSED: bool>(n: usize, x: *const 
                 lo: b - UNDERFLOW_SPAN,
                 shift: 0.0,
                 n_ref: round_log2e(b),
-            };
+            }
+            .with_min(lo);
             // SAFETY: as above.
-            let s = unsafe {
-                sum_exp::<V, T, FUSED, false, false>(len, x.add(i), std::ptr::null_mut(), &p)
-            };
+            let s = with_mode!(exp_mode::<V, FUSED>(&p), M => unsafe {
+                sum_exp::<V, T, FUSED, false, M>(len, x.add(i), std::ptr::null_mut(), &p)
+            });
             out.add(s, p.n_ref);
         }
         i += len;

@@ -14,8 +14,6 @@ use crate::ukernels::simd::scalar::S16;
 pub trait Q16: V16 {
     /// Lane-wise |x|.
     fn abs(self) -> Self;
-    /// Lane-wise `if self < o { self } else { o }` (x86 `minps`: a NaN in `self` gives `o`).
-    fn min(self, o: Self) -> Self;
     /// Lane-wise truncation toward zero (NaN and infinities unchanged).
     fn trunc(self) -> Self;
     /// Lane-wise ggml `nearest_int` (the 1.5·2^23 bit trick), exactly as the reference
@@ -181,16 +179,6 @@ impl Q16 for S16 {
     #[inline(always)]
     fn abs(self) -> Self {
         S16(self.0.map(f32::abs))
-    }
-    #[inline(always)]
-    fn min(self, o: Self) -> Self {
-        S16(std::array::from_fn(|i| {
-            if self.0[i] < o.0[i] {
-                self.0[i]
-            } else {
-                o.0[i]
-            }
-        }))
     }
     #[inline(always)]
     fn trunc(self) -> Self {

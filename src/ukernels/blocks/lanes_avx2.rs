@@ -94,11 +94,6 @@ impl Q16 for A16 {
         }
     }
     #[inline(always)]
-    fn min(self, o: Self) -> Self {
-        // SAFETY: see the impl comment. (`vminps a, b` is `a < b ? a : b`.)
-        unsafe { A16(_mm256_min_ps(self.0, o.0), _mm256_min_ps(self.1, o.1)) }
-    }
-    #[inline(always)]
     fn trunc(self) -> Self {
         const M: i32 = _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC;
         // SAFETY: see the impl comment.

@@ -32,11 +32,6 @@ impl Q16 for Z16 {
         unsafe { Z16(_mm512_abs_ps(self.0)) }
     }
     #[inline(always)]
-    fn min(self, o: Self) -> Self {
-        // SAFETY: see the impl comment. (`vminps a, b` is `a < b ? a : b`.)
-        unsafe { Z16(_mm512_min_ps(self.0, o.0)) }
-    }
-    #[inline(always)]
     fn trunc(self) -> Self {
         // SAFETY: see the impl comment.
         unsafe {

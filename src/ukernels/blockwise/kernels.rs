@@ -13,7 +13,7 @@ use super::reference::{self as r, bnb_clamp, int_scale, mx_scale_byte, nvfp4_sca
 use super::tables::{self, CodeBook, pow2};
 use super::{FpFormat, Kind, Params};
 use crate::ukernels::blocks::lanes::Q16;
-use crate::ukernels::simd::Elem;
+use crate::ukernels::simd::{Elem, V16};
 
 const MAGIC: f32 = 12582912.0;
 
@@ -123,7 +123,7 @@ impl Stats {
         while g < len {
             // SAFETY: inside the block (caller).
             let v = unsafe { load::<V, E>(x.add(g), (len - g).min(16)) };
-            lo = Q16::min(v, lo);
+            lo = V16::min(v, lo);
             hi = v.max(hi);
             g += 16;
         }
@@ -163,7 +163,7 @@ impl<V: Q16> Encode<V> for IntEnc<V> {
     #[inline(always)]
     fn encode(&self, x: V) -> V {
         let v = nan_to_zero(x.div(self.scale));
-        let v = Q16::min(v.max(self.lo), self.hi);
+        let v = V16::min(v.max(self.lo), self.hi);
         rne(v).add(self.zp)
     }
 }
@@ -186,7 +186,7 @@ impl<V: Q16> Encode<V> for MxEnc<V> {
             Some(f) => fp_encode(f, v, v.bits_shr(31)),
             None => {
                 let t = nan_to_zero(v.mul(V::splat(64.0)));
-                rne(Q16::min(t.max(V::splat(-127.0)), V::splat(127.0)))
+                rne(V16::min(t.max(V::splat(-127.0)), V::splat(127.0)))
             }
         }
     }

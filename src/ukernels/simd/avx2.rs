@@ -42,6 +42,11 @@ impl V16 for A16 {
         unsafe { A16(_mm256_max_ps(self.0, o.0), _mm256_max_ps(self.1, o.1)) }
     }
     #[inline(always)]
+    fn min(self, o: Self) -> Self {
+        // SAFETY: see the impl comment. (`minps a, b` is `a < b ? a : b`.)
+        unsafe { A16(_mm256_min_ps(self.0, o.0), _mm256_min_ps(self.1, o.1)) }
+    }
+    #[inline(always)]
     fn fmadd<const FUSED: bool>(a: Self, b: Self, c: Self) -> Self {
         if FUSED {
             // SAFETY: see the impl comment.

@@ -19,6 +19,7 @@ fn mask(n: usize) -> __mmask16 {
 // CPUs that have them; these methods inline into them.
 impl V16 for Z16 {
     type D = [__m512d; 2];
+    const FUSED_POW2_ANY_EXPONENT: bool = true;
 
     #[inline(always)]
     fn splat(v: f32) -> Self {
@@ -44,6 +45,11 @@ impl V16 for Z16 {
     fn max(self, o: Self) -> Self {
         // SAFETY: see the impl comment. (`vmaxps a, b` is `a > b ? a : b`.)
         unsafe { Z16(_mm512_max_ps(self.0, o.0)) }
+    }
+    #[inline(always)]
+    fn min(self, o: Self) -> Self {
+        // SAFETY: see the impl comment. (`vminps a, b` is `a < b ? a : b`.)
+        unsafe { Z16(_mm512_min_ps(self.0, o.0)) }
     }
     #[inline(always)]
     fn fmadd<const FUSED: bool>(a: Self, b: Self, c: Self) -> Self {

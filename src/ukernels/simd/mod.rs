@@ -23,6 +23,9 @@ pub mod scalar;
 pub trait V16: Copy {
     /// 16 f64 lanes, for accumulating block sums.
     type D: Copy;
+    /// Whether `pow2_scale::<true>` scales exactly (one rounding) for every integer-valued `k`
+    /// and every finite `p`, also beyond the normal exponent range of `2^k` (AVX-512 `scalef`).
+    const FUSED_POW2_ANY_EXPONENT: bool = false;
 
     /// All lanes `v`.
     fn splat(v: f32) -> Self;
@@ -34,6 +37,8 @@ pub trait V16: Copy {
     fn mul(self, o: Self) -> Self;
     /// Lane-wise `if self > o { self } else { o }` (so a NaN in `o` is kept, x86 `maxps`).
     fn max(self, o: Self) -> Self;
+    /// Lane-wise `if self < o { self } else { o }` (x86 `minps`: a NaN in `o` is kept).
+    fn min(self, o: Self) -> Self;
     /// `a * b + c`: fused where `FUSED` and the ISA has FMA, else two roundings.
     fn fmadd<const FUSED: bool>(a: Self, b: Self, c: Self) -> Self;
     /// `p * 2^k` for integer-valued `k <= 127`. Without `FUSED`: exactly `p * 2^k` for

@@ -53,6 +53,10 @@ impl V16 for S16 {
         self.zip(o, |a, b| if a > b { a } else { b })
     }
     #[inline(always)]
+    fn min(self, o: Self) -> Self {
+        self.zip(o, |a, b| if a < b { a } else { b })
+    }
+    #[inline(always)]
     fn fmadd<const FUSED: bool>(a: Self, b: Self, c: Self) -> Self {
         // No FMA without target features; the scalar path is the unfused reference.
         a.mul(b).add(c)
