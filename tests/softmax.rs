@@ -439,6 +439,62 @@ fn strided_in_place_and_guard_pages() {
     }
 }
 
+/// Two-pass softmax rows whose output exceeds the L2 cache stream their last pass past the
+/// caches (AVX2, AVX-512: aligned non-temporal stores after a peeled head). Rows at all 16
+/// start alignments, against guard pages at either end, at every level: every output right,
+/// nothing outside written.
+#[test]
+fn streamed_rows_at_every_alignment_against_guard_pages() {
+    let mut rng = Rng(11);
+    let base = nnkern::isa::caches().l2 / 4 + 1;
+    let x = uniform(&mut rng, base + 16, -20.0, 20.0);
+    let want_full: Vec<Vec<f64>> = (0..16)
+        .map(|j| {
+            let row: Vec<f64> = x[..base + j].iter().map(|&v| f64::from(v)).collect();
+            reference(SoftmaxKind::Softmax, &row, false)
+        })
+        .collect();
+    let gi = GuardPages::new(4 * (base + 16));
+    let go = GuardPages::new(4 * (base + 16) + 64);
+    for level in levels() {
+        for (j, want_row) in want_full.iter().enumerate() {
+            let n = base + j;
+            for at_end in [true, false] {
+                // SAFETY: n-element buffers inside the guarded mappings.
+                unsafe {
+                    let xi = gi.at_start::<f32>(0, n);
+                    std::ptr::copy_nonoverlapping(x.as_ptr(), xi, n);
+                    let yo = if at_end {
+                        go.at_end::<f32>(n)
+                    } else {
+                        go.at_start::<f32>(4 * j, n)
+                    };
+                    sm::one_shot::<F32>(
+                        SoftmaxKind::Softmax,
+                        level,
+                        1,
+                        n,
+                        xi,
+                        n,
+                        yo,
+                        n,
+                        sm::FLAG_TWO_PASS,
+                        None,
+                    )
+                    .unwrap();
+                    let y = std::slice::from_raw_parts(yo, n);
+                    for (c, (&got, &want)) in y.iter().zip(want_row).enumerate() {
+                        assert!(
+                            check::<F32>(SoftmaxKind::Softmax, got, want).is_none(),
+                            "{level:?} n={n} at_end={at_end} col {c}: {got:e} vs {want:e}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// `pow2_scale_exact` (the last step of every recomputed softmax output) rounds once, also in
 /// the subnormal range, and gives the same bits on every ISA (AVX-512 uses `scalef`).
 #[test]

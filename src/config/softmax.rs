@@ -18,7 +18,7 @@ pub struct SoftmaxKernels<T: Elem> {
     /// f32 three-pass pass 3: scale in place.
     pub vscale: unsafe fn(usize, *mut f32, f32),
     /// Recompute exp, scale, store as `T`.
-    pub vscaleexp: unsafe fn(usize, *const T::S, *mut T::S, &ExpParams, f32),
+    pub vscaleexp: unsafe fn(usize, *const T::S, *mut T::S, &ExpParams, f32, bool),
     /// Log-softmax output pass.
     pub vlogsub: unsafe fn(usize, *const T::S, *mut T::S, f32, f32),
     /// Two-pass pass 1: extended-exponent sum and max.

@@ -86,14 +86,15 @@ macro_rules! instantiate {
             unsafe { crate::ukernels::softmax::vscale::<$V>(n, y, s) }
         }
 
-        /// `y = exp_rel(x) * s`.
+        /// `y = exp_rel(x) * s`; with `stream`, stored past the caches where the ISA and
+        /// type have non-temporal stores.
         ///
         /// # Safety
         /// `n` elements readable at `x`, writable at `y`; the CPU has this module's ISA.
         $(#[target_feature(enable = $features)])?
-        pub unsafe fn vscaleexp<T: Elem, const FUSED: bool>(n: usize, x: *const T::S, y: *mut T::S, p: &ExpParams, s: f32) {
+        pub unsafe fn vscaleexp<T: Elem, const FUSED: bool>(n: usize, x: *const T::S, y: *mut T::S, p: &ExpParams, s: f32, stream: bool) {
             // SAFETY: forwarded contract.
-            unsafe { crate::ukernels::softmax::vscaleexp::<$V, T, FUSED>(n, x, y, p, s) }
+            unsafe { crate::ukernels::softmax::vscaleexp::<$V, T, FUSED>(n, x, y, p, s, stream) }
         }
 
         /// `y = (x - m) - c`.
@@ -148,7 +149,7 @@ macro_rules! instantiate {
             // SAFETY: 16 elements each.
             unsafe {
                 let v = <$V as V16>::load_f32(x.as_ptr());
-                let r = with_mode!(mode.unwrap_or(auto), M => {
+                let r = with_mode!(FUSED, mode.unwrap_or(auto), M => {
                     let e = ExpVec::new::<M>(p);
                     match s {
                         None => exp_rel::<$V, FUSED, M>(v, &e),
@@ -262,45 +263,37 @@ pub fn exp_mode_scaled<V: V16, const FUSED: bool>(p: &ExpParams, s: f32) -> u8 {
     }
 }
 
-/// Runs `$body` with the const `$M` equal to the runtime mode `$mode` (so each mode gets its
-/// own instantiation of the kernel loop).
+/// Runs `$body` with a const `$M` that serves the runtime mode `$mode` (of a call with
+/// `$fused`): its own instantiation for the fused modes that occur in practice (every step, or
+/// without the clamp and/or the subtraction), and every step (`SHIFT | SUB | CLAMP`, valid for
+/// any parameters: subtracting a zero shift or `n_ref` and clamping at -inf are exact no-ops)
+/// for the rest and for every unfused call, which keeps the number of instantiations down.
 macro_rules! with_mode {
-    ($mode:expr, $M:ident => $body:expr) => {
-        match $mode {
+    ($fused:expr, $mode:expr, $M:ident => $body:expr) => {{
+        use $crate::ukernels::softmax::mode::{CLAMP, SHIFT, SUB};
+        match if $fused { $mode } else { SHIFT | SUB | CLAMP } {
             0 => {
                 const $M: u8 = 0;
                 $body
             }
-            1 => {
-                const $M: u8 = 1;
+            CLAMP => {
+                const $M: u8 = CLAMP;
                 $body
             }
-            2 => {
-                const $M: u8 = 2;
+            SUB => {
+                const $M: u8 = SUB;
                 $body
             }
-            3 => {
-                const $M: u8 = 3;
-                $body
-            }
-            4 => {
-                const $M: u8 = 4;
-                $body
-            }
-            5 => {
-                const $M: u8 = 5;
-                $body
-            }
-            6 => {
-                const $M: u8 = 6;
+            m if m == SUB | CLAMP => {
+                const $M: u8 = SUB | CLAMP;
                 $body
             }
             _ => {
-                const $M: u8 = 7;
+                const $M: u8 = SHIFT | SUB | CLAMP;
                 $body
             }
         }
-    };
+    }};
 }
 pub(crate) use with_mode;
 
@@ -564,7 +557,7 @@ pub unsafe fn raddstoreexp<V: V16, const FUSED: bool>(
     p: &ExpParams,
 ) -> f64 {
     // SAFETY: forwarded contract.
-    with_mode!(exp_mode::<V, FUSED>(p), M => unsafe {
+    with_mode!(FUSED, exp_mode::<V, FUSED>(p), M => unsafe {
         sum_exp::<V, crate::ukernels::simd::F32, FUSED, true, M>(n, x, y, p)
     })
 }
@@ -580,7 +573,7 @@ pub unsafe fn raddexp<V: V16, T: Elem, const FUSED: bool>(
     p: &ExpParams,
 ) -> f64 {
     // SAFETY: forwarded contract.
-    with_mode!(exp_mode::<V, FUSED>(p), M => unsafe {
+    with_mode!(FUSED, exp_mode::<V, FUSED>(p), M => unsafe {
         sum_exp::<V, T, FUSED, false, M>(n, x, std::ptr::null_mut(), p)
     })
 }
@@ -623,7 +616,7 @@ pub unsafe fn vscale<V: V16>(n: usize, y: *mut f32, s: f32) {
 /// # Safety
 /// As for [`vscaleexp`].
 #[inline(always)]
-unsafe fn vscaleexp_impl<V: V16, T: Elem, const FUSED: bool, const MODE: u8>(
+unsafe fn vscaleexp_impl<V: V16, T: Elem, const FUSED: bool, const MODE: u8, const STREAM: bool>(
     n: usize,
     x: *const T::S,
     y: *mut T::S,
@@ -634,20 +627,30 @@ unsafe fn vscaleexp_impl<V: V16, T: Elem, const FUSED: bool, const MODE: u8>(
     let s = V::splat(s);
     let mut i = 0;
     // SAFETY (loads and stores below): every index touched is < n; each element is read
-    // before it is written, so in-place works.
+    // before it is written, so in-place works. Streamed stores start at an element aligned
+    // to T::STREAM_ALIGN (y is element-aligned, so `head` is whole elements, < 16).
     unsafe {
+        let mis = y as usize % T::STREAM_ALIGN;
+        if STREAM && mis != 0 {
+            let head = ((T::STREAM_ALIGN - mis) / size_of::<T::S>()).min(n);
+            let v = exp_scaled::<V, FUSED, MODE>(
+                T::load_partial::<V>(x, head, f32::NEG_INFINITY),
+                e,
+                s,
+            );
+            T::store_partial(v, y, head);
+            i = head;
+        }
         while i + 32 <= n {
             let a = exp_scaled::<V, FUSED, MODE>(T::load::<V>(x.add(i)), e, s);
             let b = exp_scaled::<V, FUSED, MODE>(T::load::<V>(x.add(i + 16)), e, s);
-            T::store(a, y.add(i));
-            T::store(b, y.add(i + 16));
+            put::<V, T, STREAM>(a, y.add(i));
+            put::<V, T, STREAM>(b, y.add(i + 16));
             i += 32;
         }
         while i + 16 <= n {
-            T::store(
-                exp_scaled::<V, FUSED, MODE>(T::load::<V>(x.add(i)), e, s),
-                y.add(i),
-            );
+            let v = exp_scaled::<V, FUSED, MODE>(T::load::<V>(x.add(i)), e, s);
+            put::<V, T, STREAM>(v, y.add(i));
             i += 16;
         }
         if i < n {
@@ -660,9 +663,30 @@ unsafe fn vscaleexp_impl<V: V16, T: Elem, const FUSED: bool, const MODE: u8>(
             T::store_partial(v, y.add(i), n - i);
         }
     }
+    if STREAM {
+        V::stream_fence();
+    }
 }
 
-/// `y = exp_rel(x) * s`, rounded once to `T` (softmax's last pass when exp is recomputed).
+/// Stores 16 elements, streamed past the caches when `STREAM`.
+///
+/// # Safety
+/// 16 writable elements at `p`; aligned to `T::STREAM_ALIGN` when `STREAM`.
+#[inline(always)]
+unsafe fn put<V: V16, T: Elem, const STREAM: bool>(v: V, p: *mut T::S) {
+    // SAFETY: forwarded contract.
+    unsafe {
+        if STREAM {
+            T::stream(v, p)
+        } else {
+            T::store(v, p)
+        }
+    }
+}
+
+/// `y = exp_rel(x) * s`, rounded once to `T` (softmax's last pass when exp is recomputed);
+/// with `stream`, the stores bypass the caches where `T` and the ISA allow (f32 on AVX2 and
+/// AVX-512), for outputs too large to stay cached.
 ///
 /// # Safety
 /// `n` elements readable at `x` and writable at `y` (they may be the same buffer).
@@ -673,10 +697,15 @@ pub unsafe fn vscaleexp<V: V16, T: Elem, const FUSED: bool>(
     y: *mut T::S,
     p: &ExpParams,
     s: f32,
+    stream: bool,
 ) {
     // SAFETY: forwarded contract.
-    with_mode!(exp_mode_scaled::<V, FUSED>(p, s), M => unsafe {
-        vscaleexp_impl::<V, T, FUSED, M>(n, x, y, p, s)
+    with_mode!(FUSED, exp_mode_scaled::<V, FUSED>(p, s), M => unsafe {
+        if stream && T::STREAM_ALIGN > 1 {
+            vscaleexp_impl::<V, T, FUSED, M, true>(n, x, y, p, s)
+        } else {
+            vscaleexp_impl::<V, T, FUSED, M, false>(n, x, y, p, s)
+        }
     })
 }
 
@@ -769,7 +798,9 @@ fn scale2(v: f64, k: f32) -> f64 {
     if k < -1000.0 {
         0.0
     } else {
-        v * f64::from(k).exp2()
+        // 2^k built from its exponent bits (normal for k >= -1022; a libm exp2 per block
+        // showed in profiles).
+        v * f64::from_bits(((1023 + k as i64) as u64) << 52)
     }
 }
 
@@ -807,7 +838,7 @@ pub unsafe fn rblockexp<V: V16, T: Elem, const FUSED: bool>(n: usize, x: *const 
             }
             .with_min(lo);
             // SAFETY: as above.
-            let s = with_mode!(exp_mode::<V, FUSED>(&p), M => unsafe {
+            let s = with_mode!(FUSED, exp_mode::<V, FUSED>(&p), M => unsafe {
                 sum_exp::<V, T, FUSED, false, M>(len, x.add(i), std::ptr::null_mut(), &p)
             });
             out.add(s, p.n_ref);

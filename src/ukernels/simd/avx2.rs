@@ -250,6 +250,19 @@ impl V16 for A16 {
         }
     }
     #[inline(always)]
+    unsafe fn stream_f32(self, p: *mut f32) {
+        // SAFETY: 16 writable elements, 64-byte aligned (caller); see the impl comment.
+        unsafe {
+            _mm256_stream_ps(p, self.0);
+            _mm256_stream_ps(p.add(8), self.1);
+        }
+    }
+    #[inline(always)]
+    fn stream_fence() {
+        // SAFETY: see the impl comment.
+        unsafe { _mm_sfence() }
+    }
+    #[inline(always)]
     unsafe fn store_f32_partial(self, p: *mut f32, n: usize) {
         let mut buf = [0f32; 16];
         // SAFETY: n writable elements (caller); the buffer holds 16.

@@ -210,6 +210,16 @@ impl V16 for Z16 {
         unsafe { _mm512_storeu_ps(p, self.0) }
     }
     #[inline(always)]
+    unsafe fn stream_f32(self, p: *mut f32) {
+        // SAFETY: 16 writable elements, 64-byte aligned (caller); see the impl comment.
+        unsafe { _mm512_stream_ps(p, self.0) }
+    }
+    #[inline(always)]
+    fn stream_fence() {
+        // SAFETY: see the impl comment.
+        unsafe { _mm_sfence() }
+    }
+    #[inline(always)]
     unsafe fn store_f32_partial(self, p: *mut f32, n: usize) {
         // SAFETY: the mask selects the n writable elements only (caller); see the impl comment.
         unsafe { _mm512_mask_storeu_ps(p, mask(n), self.0) }

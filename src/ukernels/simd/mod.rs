@@ -144,6 +144,19 @@ pub trait V16: Copy {
     /// # Safety
     /// `n` writable elements at `p`.
     unsafe fn store_f32_partial(self, p: *mut f32, n: usize);
+    /// Stores 16 f32 past the caches where the ISA has non-temporal stores (call
+    /// [`V16::stream_fence`] before the data is handed to another thread).
+    ///
+    /// # Safety
+    /// 16 writable elements at `p`, which is 64-byte aligned.
+    #[inline(always)]
+    unsafe fn stream_f32(self, p: *mut f32) {
+        // SAFETY: forwarded contract.
+        unsafe { self.store_f32(p) }
+    }
+    /// Orders earlier [`V16::stream_f32`] stores before later stores.
+    #[inline(always)]
+    fn stream_fence() {}
     /// Stores 16 f16, rounded to nearest even.
     ///
     /// # Safety
@@ -192,6 +205,18 @@ pub trait Elem: 'static {
     /// # Safety
     /// `n` writable elements at `p`.
     unsafe fn store_partial<V: V16>(v: V, p: *mut Self::S, n: usize);
+    /// Byte alignment [`Elem::stream`] needs (1: it is a plain store).
+    const STREAM_ALIGN: usize = 1;
+    /// Stores 16 elements, past the caches where the ISA and type allow (see
+    /// [`V16::stream_f32`]).
+    ///
+    /// # Safety
+    /// 16 writable elements at `p`, aligned to [`Elem::STREAM_ALIGN`].
+    #[inline(always)]
+    unsafe fn stream<V: V16>(v: V, p: *mut Self::S) {
+        // SAFETY: forwarded contract.
+        unsafe { Self::store(v, p) }
+    }
     /// One element to f32 (exact).
     fn to_f32(s: Self::S) -> f32;
     /// f32 to one element, rounded to nearest even.
@@ -206,8 +231,16 @@ pub struct F16;
 pub struct Bf16;
 
 macro_rules! elem {
-    ($t:ident, $s:ty, $name:literal, $load:ident, $loadp:ident, $store:ident, $storep:ident, $to:expr, $from:expr) => {
+    ($t:ident, $s:ty, $name:literal, $load:ident, $loadp:ident, $store:ident, $storep:ident, $to:expr, $from:expr $(, stream: $stream:ident)?) => {
         impl Elem for $t {
+            $(
+            const STREAM_ALIGN: usize = 64;
+            #[inline(always)]
+            unsafe fn stream<V: V16>(v: V, p: *mut $s) {
+                // SAFETY: forwarded contract.
+                unsafe { v.$stream(p) }
+            }
+            )?
             type S = $s;
             const NAME: &'static str = $name;
             #[inline(always)]
@@ -250,7 +283,8 @@ elem!(
     store_f32,
     store_f32_partial,
     |v| v,
-    |v| v
+    |v| v,
+    stream: stream_f32
 );
 elem!(
     F16,
