@@ -17,7 +17,7 @@ pub struct SoftmaxKernels<T: Elem> {
     pub raddstoreexp: unsafe fn(usize, *const f32, *mut f32, &ExpParams) -> f64,
     /// f32 three-pass pass 3: scale in place.
     pub vscale: unsafe fn(usize, *mut f32, f32),
-    /// Recompute exp, scale, store as `T`.
+    /// Recompute exp, scale, store as `T` (with the flag: stream the stores past the caches).
     pub vscaleexp: unsafe fn(usize, *const T::S, *mut T::S, &ExpParams, f32, bool),
     /// Log-softmax output pass.
     pub vlogsub: unsafe fn(usize, *const T::S, *mut T::S, f32, f32),

@@ -336,7 +336,9 @@ pub const BLOCK: usize = 256;
 /// Parameters of `exp_rel`: `exp(max(x - shift, lo)) * 2^-n_ref`.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct ExpParams {
-    /// Lower clamp of `x - shift`; NaN inputs are kept.
+    /// Lower clamp of `x - shift`; NaN inputs are kept. -inf: no input is below the range
+    /// where the reduction is exact, and the kernels skip the clamp (see
+    /// [`ExpParams::with_min`]).
     pub lo: f32,
     /// Subtracted first (0, or the row max).
     pub shift: f32,
