@@ -20,7 +20,7 @@ pub struct SoftmaxKernels<T: Elem> {
     /// Recompute exp, scale, store as `T` (with the flag: stream the stores past the caches).
     pub vscaleexp: unsafe fn(usize, *const T::S, *mut T::S, &ExpParams, f32, bool),
     /// Log-softmax output pass.
-    pub vlogsub: unsafe fn(usize, *const T::S, *mut T::S, f32, f32),
+    pub vlogsub: unsafe fn(usize, *const T::S, *mut T::S, f32, f32, bool),
     /// Two-pass pass 1: extended-exponent sum and max.
     pub rblockexp: unsafe fn(usize, *const T::S) -> ExtSum,
 }

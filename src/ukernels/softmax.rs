@@ -97,14 +97,14 @@ macro_rules! instantiate {
             unsafe { crate::ukernels::softmax::vscaleexp::<$V, T, FUSED>(n, x, y, p, s, stream) }
         }
 
-        /// `y = (x - m) - c`.
+        /// `y = (x - m) - c`; with `stream`, stored past the caches (as `vscaleexp`).
         ///
         /// # Safety
         /// `n` elements readable at `x`, writable at `y`; the CPU has this module's ISA.
         $(#[target_feature(enable = $features)])?
-        pub unsafe fn vlogsub<T: Elem>(n: usize, x: *const T::S, y: *mut T::S, m: f32, c: f32) {
+        pub unsafe fn vlogsub<T: Elem>(n: usize, x: *const T::S, y: *mut T::S, m: f32, c: f32, stream: bool) {
             // SAFETY: forwarded contract.
-            unsafe { crate::ukernels::softmax::vlogsub::<$V, T>(n, x, y, m, c) }
+            unsafe { crate::ukernels::softmax::vlogsub::<$V, T>(n, x, y, m, c, stream) }
         }
 
         /// Extended-exponent sum of `exp(x)` and the max.
@@ -264,10 +264,10 @@ pub fn exp_mode_scaled<V: V16, const FUSED: bool>(p: &ExpParams, s: f32) -> u8 {
 }
 
 /// Runs `$body` with a const `$M` that serves the runtime mode `$mode` (of a call with
-/// `$fused`): its own instantiation for the fused modes that occur in practice (every step, or
-/// without the clamp and/or the subtraction), and every step (`SHIFT | SUB | CLAMP`, valid for
+/// `$fused`): its own instantiation for each fused mode that occurs, and every step (`SHIFT | SUB | CLAMP`, valid for
 /// any parameters: subtracting a zero shift or `n_ref` and clamping at -inf are exact no-ops)
-/// for the rest and for every unfused call, which keeps the number of instantiations down.
+/// for the rest (n_ref != 0 with a shift never occurs) and for every unfused call, which keeps
+/// the number of instantiations down.
 macro_rules! with_mode {
     ($fused:expr, $mode:expr, $M:ident => $body:expr) => {{
         use $crate::ukernels::softmax::mode::{CLAMP, SHIFT, SUB};
@@ -286,6 +286,14 @@ macro_rules! with_mode {
             }
             m if m == SUB | CLAMP => {
                 const $M: u8 = SUB | CLAMP;
+                $body
+            }
+            SHIFT => {
+                const $M: u8 = SHIFT;
+                $body
+            }
+            m if m == SHIFT | CLAMP => {
+                const $M: u8 = SHIFT | CLAMP;
                 $body
             }
             _ => {
@@ -613,55 +621,76 @@ pub unsafe fn vscale<V: V16>(n: usize, y: *mut f32, s: f32) {
     }
 }
 
-/// [`vscaleexp`] with the shift known at compile time.
+/// One element-wise output pass, 16 lanes at a time (see [`map_pass`]).
+trait Lanes<V: V16> {
+    /// The output lanes for the input lanes `v`.
+    fn apply(&self, v: V) -> V;
+}
+
+/// `exp_rel(x) * s` rounded once (the recomputing last pass of softmax).
+struct ScaleExp<V, const FUSED: bool, const MODE: u8> {
+    e: ExpVec<V>,
+    s: V,
+}
+
+impl<V: V16, const FUSED: bool, const MODE: u8> Lanes<V> for ScaleExp<V, FUSED, MODE> {
+    #[inline(always)]
+    fn apply(&self, v: V) -> V {
+        exp_scaled::<V, FUSED, MODE>(v, &self.e, self.s)
+    }
+}
+
+/// `(x - m) - c` (the last pass of log-softmax).
+struct LogSub<V> {
+    m: V,
+    c: V,
+}
+
+impl<V: V16> Lanes<V> for LogSub<V> {
+    #[inline(always)]
+    fn apply(&self, v: V) -> V {
+        v.sub(self.m).sub(self.c)
+    }
+}
+
+/// `y = op(x)` over `n` elements; with `STREAM`, the stores go past the caches from the first
+/// element aligned to `T::STREAM_ALIGN` on (plain stores before it and in the tail), and a
+/// fence ends the pass.
 ///
 /// # Safety
-/// As for [`vscaleexp`].
+/// `n` elements readable at `x` and writable at `y` (they may be the same buffer: each
+/// element is read before it is written); `y` element-aligned.
 #[inline(always)]
-unsafe fn vscaleexp_impl<V: V16, T: Elem, const FUSED: bool, const MODE: u8, const STREAM: bool>(
+unsafe fn map_pass<V: V16, T: Elem, O: Lanes<V>, const STREAM: bool>(
     n: usize,
     x: *const T::S,
     y: *mut T::S,
-    p: &ExpParams,
-    s: f32,
+    op: &O,
 ) {
-    let e = &ExpVec::<V>::new::<MODE>(p);
-    let s = V::splat(s);
     let mut i = 0;
-    // SAFETY (loads and stores below): every index touched is < n; each element is read
-    // before it is written, so in-place works. Streamed stores start at an element aligned
-    // to T::STREAM_ALIGN (y is element-aligned, so `head` is whole elements, < 16).
+    // SAFETY (loads and stores below): every index touched is < n. Streamed stores start at
+    // an element aligned to T::STREAM_ALIGN (y is element-aligned, so `head` is whole
+    // elements, < 16). Lanes past n in a partial vector (filled with 0) are never stored.
     unsafe {
         let mis = y as usize % T::STREAM_ALIGN;
         if STREAM && mis != 0 {
             let head = ((T::STREAM_ALIGN - mis) / size_of::<T::S>()).min(n);
-            let v = exp_scaled::<V, FUSED, MODE>(
-                T::load_partial::<V>(x, head, f32::NEG_INFINITY),
-                e,
-                s,
-            );
-            T::store_partial(v, y, head);
+            T::store_partial(op.apply(T::load_partial::<V>(x, head, 0.0)), y, head);
             i = head;
         }
         while i + 32 <= n {
-            let a = exp_scaled::<V, FUSED, MODE>(T::load::<V>(x.add(i)), e, s);
-            let b = exp_scaled::<V, FUSED, MODE>(T::load::<V>(x.add(i + 16)), e, s);
+            let a = op.apply(T::load::<V>(x.add(i)));
+            let b = op.apply(T::load::<V>(x.add(i + 16)));
             put::<V, T, STREAM>(a, y.add(i));
             put::<V, T, STREAM>(b, y.add(i + 16));
             i += 32;
         }
         while i + 16 <= n {
-            let v = exp_scaled::<V, FUSED, MODE>(T::load::<V>(x.add(i)), e, s);
-            put::<V, T, STREAM>(v, y.add(i));
+            put::<V, T, STREAM>(op.apply(T::load::<V>(x.add(i))), y.add(i));
             i += 16;
         }
         if i < n {
-            // Fill lanes (-inf, NaN without the clamp) are not stored.
-            let v = exp_scaled::<V, FUSED, MODE>(
-                T::load_partial::<V>(x.add(i), n - i, f32::NEG_INFINITY),
-                e,
-                s,
-            );
+            let v = op.apply(T::load_partial::<V>(x.add(i), n - i, 0.0));
             T::store_partial(v, y.add(i), n - i);
         }
     }
@@ -686,6 +715,28 @@ unsafe fn put<V: V16, T: Elem, const STREAM: bool>(v: V, p: *mut T::S) {
     }
 }
 
+/// [`map_pass`] streaming or not, by `stream` (only where `T` has streaming stores).
+///
+/// # Safety
+/// As for [`map_pass`].
+#[inline(always)]
+unsafe fn map_pass_by<V: V16, T: Elem, O: Lanes<V>>(
+    n: usize,
+    x: *const T::S,
+    y: *mut T::S,
+    op: &O,
+    stream: bool,
+) {
+    // SAFETY: forwarded contract.
+    unsafe {
+        if stream && T::STREAM_ALIGN > 1 {
+            map_pass::<V, T, O, true>(n, x, y, op)
+        } else {
+            map_pass::<V, T, O, false>(n, x, y, op)
+        }
+    }
+}
+
 /// `y = exp_rel(x) * s`, rounded once to `T` (softmax's last pass when exp is recomputed);
 /// with `stream`, the stores bypass the caches where `T` and the ISA allow (f32 on AVX2 and
 /// AVX-512), for outputs too large to stay cached.
@@ -703,43 +754,31 @@ pub unsafe fn vscaleexp<V: V16, T: Elem, const FUSED: bool>(
 ) {
     // SAFETY: forwarded contract.
     with_mode!(FUSED, exp_mode_scaled::<V, FUSED>(p, s), M => unsafe {
-        if stream && T::STREAM_ALIGN > 1 {
-            vscaleexp_impl::<V, T, FUSED, M, true>(n, x, y, p, s)
-        } else {
-            vscaleexp_impl::<V, T, FUSED, M, false>(n, x, y, p, s)
-        }
+        let op = ScaleExp::<V, FUSED, M> { e: ExpVec::new::<M>(p), s: V::splat(s) };
+        map_pass_by::<V, T, _>(n, x, y, &op, stream)
     })
 }
 
-/// `y = (x - m) - c`, rounded once to `T` (log-softmax's last pass).
+/// `y = (x - m) - c`, rounded once to `T` (log-softmax's last pass); `stream` as for
+/// [`vscaleexp`].
 ///
 /// # Safety
 /// `n` elements readable at `x` and writable at `y` (they may be the same buffer).
 #[inline(always)]
-pub unsafe fn vlogsub<V: V16, T: Elem>(n: usize, x: *const T::S, y: *mut T::S, m: f32, c: f32) {
-    let (m, c) = (V::splat(m), V::splat(c));
-    let mut i = 0;
-    // SAFETY (loads and stores below): every index touched is < n.
-    unsafe {
-        while i + 32 <= n {
-            let a = T::load::<V>(x.add(i)).sub(m).sub(c);
-            let b = T::load::<V>(x.add(i + 16)).sub(m).sub(c);
-            T::store(a, y.add(i));
-            T::store(b, y.add(i + 16));
-            i += 32;
-        }
-        while i + 16 <= n {
-            T::store(T::load::<V>(x.add(i)).sub(m).sub(c), y.add(i));
-            i += 16;
-        }
-        if i < n {
-            T::store_partial(
-                T::load_partial::<V>(x.add(i), n - i, 0.0).sub(m).sub(c),
-                y.add(i),
-                n - i,
-            );
-        }
-    }
+pub unsafe fn vlogsub<V: V16, T: Elem>(
+    n: usize,
+    x: *const T::S,
+    y: *mut T::S,
+    m: f32,
+    c: f32,
+    stream: bool,
+) {
+    let op = LogSub {
+        m: V::splat(m),
+        c: V::splat(c),
+    };
+    // SAFETY: forwarded contract.
+    unsafe { map_pass_by::<V, T, _>(n, x, y, &op, stream) }
 }
 
 /// The sum of `exp(x)` over a row or chunk kept as `acc * 2^n_ref` (f64 mantissa, integer
@@ -806,9 +845,14 @@ fn scale2(v: f64, k: f32) -> f64 {
     }
 }
 
+/// Elements per block of the two-pass first pass ([`rblockexp`]): its f32 sums still run in
+/// blocks of [`BLOCK`]; a longer block spreads the per-block work (max and min trees,
+/// parameters, the extended-sum update) over more elements. Chunks are multiples of it.
+pub const MAX_BLOCK: usize = 4 * BLOCK;
+
 /// Two-pass softmax pass 1: the extended-exponent sum of `exp(x)` and the max, computed per
-/// block of [`BLOCK`] elements: the block's max `B` (read from memory once; the block stays in
-/// L1 for the second look) gives `n_B = round(B log2 e)`, the block's `exp(x) * 2^-n_B` are
+/// block of [`MAX_BLOCK`] elements: the block's max `B` (read from memory once; the block stays
+/// in L1 for the second look) gives `n_B = round(B log2 e)`, the block's `exp(x) * 2^-n_B` are
 /// summed in f32 (no overflow: each is < 2), and the block sum joins the total as
 /// `(sum, n_B)`. One pass over memory and one exp per element.
 ///
@@ -819,7 +863,7 @@ pub unsafe fn rblockexp<V: V16, T: Elem, const FUSED: bool>(n: usize, x: *const 
     let mut out = ExtSum::EMPTY;
     let mut i = 0;
     while i < n {
-        let len = BLOCK.min(n - i);
+        let len = MAX_BLOCK.min(n - i);
         // SAFETY: the block i..i+len is inside x[..n].
         let (b, lo) = unsafe { rminmax::<V, T>(len, x.add(i)) };
         if b > out.max {
