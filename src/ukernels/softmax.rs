@@ -264,10 +264,10 @@ pub fn exp_mode_scaled<V: V16, const FUSED: bool>(p: &ExpParams, s: f32) -> u8 {
 }
 
 /// Runs `$body` with a const `$M` that serves the runtime mode `$mode` (of a call with
-/// `$fused`): its own instantiation for each fused mode that occurs, and every step (`SHIFT | SUB | CLAMP`, valid for
-/// any parameters: subtracting a zero shift or `n_ref` and clamping at -inf are exact no-ops)
-/// for the rest (n_ref != 0 with a shift never occurs) and for every unfused call, which keeps
-/// the number of instantiations down.
+/// `$fused`): its own instantiation for each fused mode that occurs, and every step
+/// (`SHIFT | SUB | CLAMP`, valid for any parameters: subtracting a zero shift or `n_ref` and
+/// clamping at -inf are exact no-ops) for the rest (a shift never comes with a nonzero `n_ref`)
+/// and for every unfused call, which keeps the number of instantiations down.
 macro_rules! with_mode {
     ($fused:expr, $mode:expr, $M:ident => $body:expr) => {{
         use $crate::ukernels::softmax::mode::{CLAMP, SHIFT, SUB};
