@@ -5,10 +5,11 @@
 use nnkern::IsaLevel;
 use nnkern::ukernels::softmax::{EXP_MAX_ULP, ExpParams};
 
-type Exp16 = unsafe fn(&[f32; 16], &ExpParams) -> [f32; 16];
+/// exp on 16 lanes in a given mode (`None`: the kernels' choice), optionally scaled.
 type Exp16Mode = unsafe fn(&[f32; 16], &ExpParams, Option<u8>, Option<f32>) -> [f32; 16];
 
-fn mode_variants() -> Vec<(IsaLevel, bool, Exp16Mode)> {
+/// Every level available here, unfused and fused.
+fn variants() -> Vec<(IsaLevel, bool, Exp16Mode)> {
     use nnkern::ukernels::softmax::scalar;
     let mut v: Vec<(IsaLevel, bool, Exp16Mode)> =
         vec![(IsaLevel::Scalar, false, scalar::exp16_mode::<false>)];
@@ -19,24 +20,6 @@ fn mode_variants() -> Vec<(IsaLevel, bool, Exp16Mode)> {
         v.push((IsaLevel::Avx2, true, avx2::exp16_mode::<true>));
         v.push((IsaLevel::Avx512, false, avx512::exp16_mode::<false>));
         v.push((IsaLevel::Avx512, true, avx512::exp16_mode::<true>));
-    }
-    let top = nnkern::isa::detected();
-    v.into_iter().filter(|(l, _, _)| *l <= top).collect()
-}
-
-fn variants() -> Vec<(IsaLevel, bool, Exp16)> {
-    let mut v: Vec<(IsaLevel, bool, Exp16)> = vec![(
-        IsaLevel::Scalar,
-        false,
-        nnkern::ukernels::softmax::scalar::exp16::<false>,
-    )];
-    #[cfg(target_arch = "x86_64")]
-    {
-        use nnkern::ukernels::softmax::{avx2, avx512};
-        v.push((IsaLevel::Avx2, false, avx2::exp16::<false>));
-        v.push((IsaLevel::Avx2, true, avx2::exp16::<true>));
-        v.push((IsaLevel::Avx512, false, avx512::exp16::<false>));
-        v.push((IsaLevel::Avx512, true, avx512::exp16::<true>));
     }
     let top = nnkern::isa::detected();
     v.into_iter().filter(|(l, _, _)| *l <= top).collect()
@@ -75,7 +58,7 @@ fn exp_max_ulp_over_every_float() {
                         let u: Vec<f64> = r.iter().map(|&r| ulp(r)).collect();
                         for (w, (_, _, f)) in worst.iter_mut().zip(variants) {
                             // SAFETY: only levels available on this CPU are listed.
-                            let y = unsafe { f(buf, &p) };
+                            let y = unsafe { f(buf, &p, None, None) };
                             for j in 0..k {
                                 let e = (f64::from(y[j]) - r[j]).abs() / u[j];
                                 if e > w.0 {
@@ -129,7 +112,7 @@ fn exp_max_ulp_over_every_float() {
 fn exp_modes_change_no_bit() {
     use nnkern::ukernels::softmax::{UNDERFLOW_SPAN, mode, round_log2e};
     let full = mode::CLAMP | mode::SUB;
-    for (level, fused, f) in mode_variants() {
+    for (level, fused, f) in variants() {
         for r in -120i32..=120 {
             // A row max whose reference exponent is r.
             let max = r as f32 * std::f32::consts::LN_2;

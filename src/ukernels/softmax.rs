@@ -117,16 +117,6 @@ macro_rules! instantiate {
             unsafe { crate::ukernels::softmax::rblockexp::<$V, T, FUSED>(n, x) }
         }
 
-        /// `exp_rel` on 16 lanes, for the exp accuracy test.
-        ///
-        /// # Safety
-        /// The CPU has this module's ISA.
-        $(#[target_feature(enable = $features)])?
-        pub unsafe fn exp16<const FUSED: bool>(x: &[f32; 16], p: &ExpParams) -> [f32; 16] {
-            // SAFETY: forwarded contract.
-            unsafe { exp16_mode::<FUSED>(x, p, None, None) }
-        }
-
         /// `exp_rel` on 16 lanes (or, with `s`, `exp_rel * s` rounded once as the scaled last
         /// pass does), in `mode` (`None`: the mode the kernels choose), for the tests.
         ///
