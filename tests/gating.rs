@@ -513,6 +513,77 @@ fn ties_nan_inf_and_masked_rows() {
     }
 }
 
+/// The token-parallel kernel (no bias, no groups, E <= 128, k <= 8; 16 rows at a time): E
+/// around every 16-expert boundary, each k bucket, every score and post function; full and
+/// partial tiles with special rows (NaN, +-inf, a magnitude past the shift limit, all equal)
+/// among ordinary ones. Each row's result must match the reference, and its bits must not
+/// depend on the rows it shares a tile with (the kernel choice is per row).
+#[test]
+fn token_parallel_rows_alone_and_in_tiles() {
+    let combos = [
+        (1, SM, 0, 0, 0.0, 1.0),
+        (2, SM, 0, 1, 0.0, 1.0),
+        (3, ID, SM, 0, 0.0, 1.0),
+        (4, SG, 0, 1, 1e-20, 2.5),
+        (5, SSP, SG, 1, 0.0, 1.0),
+        (8, ID, 0, 1, 0.0, 16.0),
+        (8, SM, SM, 0, 0.0, 1.0),
+    ];
+    let tokens = 37;
+    for e in [1usize, 2, 3, 8, 15, 16, 17, 33, 64, 65, 128, 129] {
+        for (i, &(k, score, post, norm, eps, scale)) in combos.iter().enumerate() {
+            let k = k.min(e as u32);
+            let c = Case {
+                name: "token-parallel",
+                p: params(e as u32, k, score, post, norm, eps, scale, NONE),
+                bias: None,
+            };
+            let mut x = random_rows(tokens, e, e, 40 + i as u64, -6.0, 6.0);
+            // Pairs of large values: their exp ratios need an exact range reduction.
+            let mut put = |t: usize, v: f32| {
+                x[t * e + (t * 7) % e] = v;
+                x[t * e + (t * 7 + 1) % e] = v - 0.7;
+            };
+            put(3, f32::NAN);
+            put(17, 2000.0);
+            put(18, f32::INFINITY);
+            put(36, f32::NEG_INFINITY);
+            put(19, 1023.5);
+            if e > 2 {
+                // (With E <= 2 this would select only scores below e^-86, which the row
+                // kernel's sigmoid clamps there: see the closing note of issue #5.)
+                put(21, -1023.5);
+            }
+            x[20 * e..21 * e].fill(0.75);
+            let what = format!("E={e} k={k} combo {i}");
+            run_case::<F32>(&c, &x, tokens, e, &what);
+            for level in levels() {
+                for flags in [0, g::FLAG_CONSISTENT] {
+                    let (ids, w) = gate::<F32>(&c, level, flags, tokens, e, &x, None);
+                    let k = k as usize;
+                    for t in 0..tokens {
+                        let row = &x[t * e..(t + 1) * e];
+                        let (ids1, w1) = gate::<F32>(&c, level, flags, 1, e, row, None);
+                        assert_eq!(
+                            ids[t * k..(t + 1) * k],
+                            ids1[..],
+                            "{what} {level:?} row {t}"
+                        );
+                        let same = w[t * k..(t + 1) * k]
+                            .iter()
+                            .zip(&w1)
+                            .all(|(a, b)| a.to_bits() == b.to_bits());
+                        assert!(
+                            same,
+                            "{what} {level:?} flags={flags} row {t}: weights differ alone"
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
+
 #[test]
 fn all_masked_rows_give_first_ids_and_zero_weights() {
     for c in families().into_iter().filter(|c| c.bias.is_none()) {

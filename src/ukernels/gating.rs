@@ -29,7 +29,9 @@
 //! 0, `norm_eps` 0) gives weights 0, never NaN.
 
 use crate::ukernels::simd::{Elem, V16};
-use crate::ukernels::softmax::{ExpParams, ExpVec, exp_parts, mode};
+use crate::ukernels::softmax::{
+    ExpParams, ExpVec, SHIFT_LIMIT, exp_parts, mode, round_log2e_lanes,
+};
 
 /// Score function over all experts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -97,6 +99,24 @@ impl Plan {
         self.experts.next_multiple_of(16)
     }
 
+    /// Whether rows may go 16 at a time through the token-parallel kernel ([`gate_lanes`]):
+    /// no bias, no groups, `E <= LANES_MAX_EXPERTS`, `k <= LANES_MAX_K`.
+    pub fn token_parallel(&self) -> bool {
+        self.bias.is_none()
+            && self.groups <= 1
+            && self.experts <= LANES_MAX_EXPERTS
+            && self.k <= LANES_MAX_K
+    }
+
+    /// Whether the kernel over `V` uses the token-parallel kernel. Measured (1 thread, 4096
+    /// tokens, ns/token, row kernel -> token-parallel): AVX-512 Mixtral E8 k2 106 -> 10,
+    /// OLMoE E64 k8 168 -> 69-72, Qwen3 E128 k8 220 -> 141; AVX2 119 -> 19, 336 -> 146-153,
+    /// 440 -> 288; portable 197 -> 70, 880 -> 706-722, but 1287 -> 2200 at E128: the portable
+    /// level stops at 64 experts.
+    fn token_parallel_on<V: V16>(&self) -> bool {
+        self.token_parallel() && (V::SIMD || self.experts <= 64)
+    }
+
     /// Whether the selection keys are the logits (see the module docs).
     pub fn keys_are_logits(&self) -> bool {
         self.bias.is_none()
@@ -111,7 +131,14 @@ impl Plan {
 pub struct Scratch {
     f: Vec<f32>,
     u: Vec<u32>,
+    /// 16 rows transposed, for the token-parallel kernel.
+    tile: Vec<f32>,
 }
+
+/// Most experts of the token-parallel kernel.
+pub const LANES_MAX_EXPERTS: usize = 128;
+/// Largest k of the token-parallel kernel.
+pub const LANES_MAX_K: usize = 8;
 
 /// Most candidates sorted directly; beyond, the heap.
 const CANDIDATES: usize = 64;
@@ -122,13 +149,19 @@ impl Scratch {
         let ep = plan.padded();
         let nf = 3 * ep + plan.groups.next_multiple_of(16);
         let nu = ep + 16;
+        let nt = if plan.token_parallel() {
+            16 * plan.experts
+        } else {
+            0
+        };
         let mut s = Scratch::default();
-        s.f.try_reserve_exact(nf)
-            .map_err(|_| crate::Status::OutOfMemory)?;
-        s.u.try_reserve_exact(nu)
-            .map_err(|_| crate::Status::OutOfMemory)?;
+        let oom = |_| crate::Status::OutOfMemory;
+        s.f.try_reserve_exact(nf).map_err(oom)?;
+        s.u.try_reserve_exact(nu).map_err(oom)?;
+        s.tile.try_reserve_exact(nt).map_err(oom)?;
         s.f.resize(nf, 0.0);
         s.u.resize(nu, 0);
+        s.tile.resize(nt, 0.0);
         Ok(s)
     }
 }
@@ -181,14 +214,16 @@ fn vabs<V: V16>(x: V) -> V {
 }
 
 /// Sigmoid: `r = 1 / (1 + exp(-|x|))`, then `r` for `x >= 0` and `exp(-|x|) * r` below, so the
-/// small side keeps its relative accuracy (a few ulp; below -86 it stays at e^-86 = 4.5e-38,
-/// within the 1e-37 absolute bound).
+/// small side keeps its relative accuracy (a few ulp); below -86 it is 0 (the true value is
+/// below e^-86 = 4.5e-38, and a clamped e^-86 would be scaled up by a normalization, e.g. to
+/// 4e-36 by DeepSeek's x2.5 when the other selected weights are small).
 #[inline(always)]
 pub fn sigmoid<V: V16, const FUSED: bool>(x: V) -> V {
     let zero = V::splat(0.0);
     let e = exp_rel::<V, FUSED, false>(zero.sub(vabs(x)), &EXP_PLAIN);
     let r = V::splat(1.0).add(e).recip::<FUSED>();
-    V::select_lt(x, zero, e.mul(r), r)
+    let small = V::select_lt(x, V::splat(-EXP_SPAN), zero, e.mul(r));
+    V::select_lt(x, zero, small, r)
 }
 
 /// `sqrt(softplus(x))` with `h = exp(-|x|/2)`, `t = h^2 = exp(-|x|)` and
@@ -529,6 +564,18 @@ pub unsafe fn gate_rows<V: V16, T: Elem, const FUSED: bool>(
     w: *mut f32,
     scratch: &mut Scratch,
 ) {
+    if p.token_parallel_on::<V>() {
+        // SAFETY: forwarded contract.
+        unsafe {
+            match p.k {
+                1 => gate_tiles::<V, T, FUSED, 1>(p, rows, x, stride, ids, w, scratch),
+                2 => gate_tiles::<V, T, FUSED, 2>(p, rows, x, stride, ids, w, scratch),
+                3 | 4 => gate_tiles::<V, T, FUSED, 4>(p, rows, x, stride, ids, w, scratch),
+                _ => gate_tiles::<V, T, FUSED, 8>(p, rows, x, stride, ids, w, scratch),
+            }
+        }
+        return;
+    }
     for r in 0..rows {
         // SAFETY: forwarded contract, row r.
         unsafe {
@@ -539,6 +586,256 @@ pub unsafe fn gate_rows<V: V16, T: Elem, const FUSED: bool>(
                 w.add(r * p.k),
                 scratch,
             )
+        }
+    }
+}
+
+/// [`gate_rows`] 16 rows at a time with [`gate_lanes`] (`K >= k`, `K <= 8`).
+///
+/// # Safety
+/// As for [`gate_rows`], and `p.token_parallel()` (the scratch has its tile).
+#[inline(always)]
+unsafe fn gate_tiles<V: V16, T: Elem, const FUSED: bool, const K: usize>(
+    p: &Plan,
+    rows: usize,
+    x: *const T::S,
+    stride: usize,
+    ids: *mut i32,
+    w: *mut f32,
+    scratch: &mut Scratch,
+) {
+    for r in (0..rows).step_by(16) {
+        // SAFETY: forwarded contract, rows r..r + n.
+        unsafe {
+            gate_lanes::<V, T, FUSED, K>(
+                p,
+                (rows - r).min(16),
+                x.add(r * stride),
+                stride,
+                ids.add(r * p.k),
+                w.add(r * p.k),
+                scratch,
+            )
+        }
+    }
+}
+
+/// Inserts `(c, ci)` into the per-lane top list `tv` / `ti` (`filled` entries, best first),
+/// `c` the key of an expert after all of those in the list: it goes before every entry whose
+/// key is strictly smaller (so among equal keys the lower expert stays ahead), the entries from
+/// there shift down one place, and with `filled == K` the last one falls off. Every position
+/// compares with `c` (no chain through a carried entry: a carried entry would have to compare
+/// indices as well as keys).
+#[inline(always)]
+fn insert<V: V16, const K: usize>(tv: &mut [V; K], ti: &mut [V; K], c: V, ci: V, filled: usize) {
+    for j in (0..K).rev() {
+        if j > filled {
+            continue;
+        }
+        // What position j holds if the new entry goes at or before it: the entry above, or
+        // the new entry itself where the entry above stays ahead of it.
+        let (up, upi) = if j == 0 {
+            (c, ci)
+        } else {
+            (
+                V::select_lt(tv[j - 1], c, tv[j - 1], c),
+                V::select_lt(tv[j - 1], c, ti[j - 1], ci),
+            )
+        };
+        if j == filled {
+            (tv[j], ti[j]) = (up, upi);
+        } else {
+            ti[j] = V::select_lt(tv[j], c, upi, ti[j]);
+            tv[j] = V::select_lt(tv[j], c, up, tv[j]);
+        }
+    }
+}
+
+/// `exp(x - m)` lane-wise for the lane maxima `m` (finite, `|m| < SHIFT_LIMIT`), each lane
+/// scaled by its own power of two as [`exp_rows`] scales a row; clamped at `m - EXP_SPAN`.
+#[inline(always)]
+fn exp_lanes<V: V16, const FUSED: bool>(x: V, ev: &ExpVec<V>) -> V {
+    const PLAIN: u8 = mode::CLAMP | mode::SUB;
+    let (e, k) = exp_parts::<V, FUSED, PLAIN>(x, ev);
+    V::pow2_scale::<FUSED>(e, k)
+}
+
+/// The [`exp_lanes`] constants for lane maxima `m` (what [`params_for_max`] gives each lane).
+#[inline(always)]
+fn exp_lanes_for_max<V: V16>(m: V) -> ExpVec<V> {
+    ExpVec::lanes(m.sub(V::splat(EXP_SPAN)), round_log2e_lanes(m))
+}
+
+/// Gates `n <= 16` rows at once, one token per lane (the token-parallel kernel; small E, the
+/// routers of Mixtral, Jamba, GPT-OSS, OLMoE, Qwen-MoE, Switch-8): the rows are transposed
+/// into a tile of E vectors, each lane keeps its top K by [`insert`] in ascending expert order
+/// (the total order exactly: every key finite), and the weights come from lane-wise vector
+/// and f64 arithmetic following the steps of [`gate_row`] (`score`, `post`, `normalize`,
+/// `scale`, sums and quotients in f64). A row holding a non-finite logit or one of magnitude
+/// `>= SHIFT_LIMIT` goes through [`gate_row`] instead (the special cases live there): the
+/// choice depends on the row alone, so results do not depend on how rows are split.
+///
+/// # Safety
+/// As for [`gate_rows`] with `n` rows; `p.token_parallel()` (the scratch has its tile),
+/// `p.k <= K`.
+#[inline(always)]
+unsafe fn gate_lanes<V: V16, T: Elem, const FUSED: bool, const K: usize>(
+    p: &Plan,
+    n: usize,
+    x: *const T::S,
+    stride: usize,
+    ids: *mut i32,
+    w: *mut f32,
+    scratch: &mut Scratch,
+) {
+    let (e, k) = (p.experts, p.k);
+    let tile = &mut scratch.tile[..16 * e];
+    // 1. tile[16 i + l] = logit i of row l (rows past n: zeros), 16 experts at a time.
+    for c in (0..e).step_by(16) {
+        let m = (e - c).min(16);
+        let rows: [V; 16] = std::array::from_fn(|l| {
+            if l >= n {
+                V::splat(0.0)
+            } else if m == 16 {
+                // SAFETY: 16 elements of row l at offset c (caller).
+                unsafe { T::load(x.add(l * stride + c)) }
+            } else {
+                // SAFETY: m elements of row l at offset c (caller).
+                unsafe { T::load_partial(x.add(l * stride + c), m, 0.0) }
+            }
+        });
+        for (i, v) in V::transpose16(rows).iter().enumerate().take(m) {
+            // SAFETY: vector c + i < e of the tile.
+            unsafe { v.store_f32(tile.as_mut_ptr().add(16 * (c + i))) };
+        }
+    }
+    // 2. Top K per lane; lanes whose row is special drop out of `ok`.
+    let lim = V::splat(SHIFT_LIMIT);
+    let mut ok: u32 = if n >= 16 { 0xFFFF } else { (1 << n) - 1 };
+    let zero = V::splat(0.0);
+    let (mut tv, mut ti) = ([zero; K], [zero; K]);
+    for i in 0..e {
+        // SAFETY: the tile holds e vectors.
+        let xv = unsafe { V::load_f32(tile.as_ptr().add(16 * i)) };
+        ok &= lim.mask_gt(vabs(xv)); // false for NaN
+        insert(&mut tv, &mut ti, xv, V::splat(i as f32), i.min(K));
+    }
+    // 3. Raw values of the selected: the score.
+    let mut sv = tv;
+    let mut wv = [[0.0f32; 16]; K];
+    match p.score {
+        Score::Identity => {}
+        Score::Sigmoid => sv
+            .iter_mut()
+            .take(k)
+            .for_each(|s| *s = sigmoid::<V, FUSED>(*s)),
+        Score::SqrtSoftplus => sv
+            .iter_mut()
+            .take(k)
+            .for_each(|s| *s = sqrt_softplus::<V, FUSED>(*s)),
+        Score::Softmax => {
+            let ev = exp_lanes_for_max(tv[0]);
+            let mut acc = V::dzero();
+            for i in 0..e {
+                // SAFETY: the tile holds e vectors.
+                let xv = unsafe { V::load_f32(tile.as_ptr().add(16 * i)) };
+                acc = V::dadd(acc, exp_lanes::<V, FUSED>(xv, &ev));
+            }
+            let inv = V::dlanes(acc).map(|s| 1.0 / s);
+            for (s, wj) in sv.iter_mut().zip(wv.iter_mut()).take(k) {
+                // SAFETY: `wj` holds 16.
+                unsafe { exp_lanes::<V, FUSED>(*s, &ev).store_f32(wj.as_mut_ptr()) };
+                for (v, inv) in wj.iter_mut().zip(inv) {
+                    *v = (f64::from(*v) * inv) as f32;
+                }
+                // SAFETY: `wj` holds 16.
+                *s = unsafe { V::load_f32(wj.as_ptr()) };
+            }
+        }
+    }
+    // 4. post, then the lane-wise weights.
+    match p.post {
+        Post::None => {}
+        Post::Sigmoid => sv
+            .iter_mut()
+            .take(k)
+            .for_each(|s| *s = sigmoid::<V, FUSED>(*s)),
+        Post::Softmax => {
+            let mk = sv[1..k].iter().fold(sv[0], |a, &b| a.max(b));
+            let ev = exp_lanes_for_max(mk);
+            let mut sum = [0.0f64; 16];
+            for (s, wj) in sv.iter_mut().zip(wv.iter_mut()).take(k) {
+                // SAFETY: `wj` holds 16.
+                unsafe { exp_lanes::<V, FUSED>(*s, &ev).store_f32(wj.as_mut_ptr()) };
+                for (a, &v) in sum.iter_mut().zip(wj.iter()) {
+                    *a += f64::from(v);
+                }
+            }
+            let inv = sum.map(|s| 1.0 / s);
+            for (s, wj) in sv.iter_mut().zip(wv.iter_mut()).take(k) {
+                for (v, inv) in wj.iter_mut().zip(inv) {
+                    *v = (f64::from(*v) * inv) as f32;
+                }
+                // SAFETY: `wj` holds 16.
+                *s = unsafe { V::load_f32(wj.as_ptr()) };
+            }
+        }
+    }
+    for (s, wj) in sv.iter().zip(wv.iter_mut()).take(k) {
+        // SAFETY: `wj` holds 16.
+        unsafe { s.store_f32(wj.as_mut_ptr()) };
+    }
+    let scale = f64::from(p.scale);
+    if p.normalize {
+        let mut sum = [0.0f64; 16];
+        for wj in &wv[..k] {
+            for (a, &v) in sum.iter_mut().zip(wj.iter()) {
+                *a += f64::from(v);
+            }
+        }
+        let f = sum.map(|s| {
+            let s = s + f64::from(p.eps);
+            if s == 0.0 || s.is_nan() {
+                0.0
+            } else {
+                scale / s
+            }
+        });
+        for wj in &mut wv[..k] {
+            for (v, f) in wj.iter_mut().zip(f) {
+                *v = (f64::from(*v) * f) as f32;
+            }
+        }
+    } else if scale != 1.0 {
+        for wj in &mut wv[..k] {
+            for v in wj.iter_mut() {
+                *v = (f64::from(*v) * scale) as f32;
+            }
+        }
+    }
+    let mut iv = [[0.0f32; 16]; K];
+    for (t, ij) in ti.iter().zip(iv.iter_mut()).take(k) {
+        // SAFETY: `ij` holds 16.
+        unsafe { t.store_f32(ij.as_mut_ptr()) };
+    }
+    // 5. Rows out, lane by lane; the special ones through the row kernel.
+    for l in 0..n {
+        // SAFETY: k writable elements of ids and weights for row l; row l readable (caller).
+        unsafe {
+            if ok >> l & 1 != 0 {
+                for j in 0..k {
+                    ids.add(l * k + j).write(iv[j][l] as i32);
+                    w.add(l * k + j).write(wv[j][l]);
+                }
+            } else {
+                gate_row::<V, T, FUSED>(
+                    p,
+                    x.add(l * stride),
+                    ids.add(l * k),
+                    w.add(l * k),
+                    scratch,
+                );
+            }
         }
     }
 }

@@ -321,6 +321,19 @@ impl<V: V16> ExpVec<V> {
             c: C.map(|c| V::splat(c * s)),
         }
     }
+
+    /// The vectors for a different `lo` and `n_ref` in each lane (no shift; a mode with
+    /// [`mode::SUB`], so the coefficients stay unscaled): lane `i` computes what
+    /// `ExpParams { lo: lo[i], shift: 0.0, n_ref: n_ref[i] }` gives.
+    #[inline(always)]
+    pub fn lanes(lo: V, n_ref: V) -> Self {
+        ExpVec {
+            lo,
+            shift: V::splat(0.0),
+            n_ref,
+            c: C.map(V::splat),
+        }
+    }
 }
 
 /// Rows whose max magnitude reaches this use the `shift = max` form (see the module docs).
@@ -347,6 +360,14 @@ pub struct ExpParams {
 /// `round(v * log2(e))` as the kernels compute it (unfused, so identical everywhere).
 pub fn round_log2e(v: f32) -> f32 {
     (v * LOG2E + MAGIC) - MAGIC
+}
+
+/// [`round_log2e`] in every lane (the same unfused operations, so the same results).
+#[inline(always)]
+pub fn round_log2e_lanes<V: V16>(v: V) -> V {
+    v.mul(V::splat(LOG2E))
+        .add(V::splat(MAGIC))
+        .sub(V::splat(MAGIC))
 }
 
 impl ExpParams {

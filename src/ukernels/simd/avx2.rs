@@ -186,6 +186,32 @@ impl V16 for A16 {
             dsum4(_mm256_add_pd(e0, e1)) // (i, i+4), then (i, i+2), (0, 1)
         }
     }
+    #[inline(always)]
+    fn transpose16(rows: [Self; 16]) -> [Self; 16] {
+        // Four 8 x 8 transposes: column c < 8 comes from the rows' low halves, c >= 8 from
+        // the high halves; lanes 0..8 from rows 0..8, lanes 8..16 from rows 8..16.
+        let lo = |r: &A16| r.0;
+        let hi = |r: &A16| r.1;
+        let (a, b) = rows.split_at(8);
+        let (c0, c1) = (transpose8(a, lo), transpose8(b, lo));
+        let (c2, c3) = (transpose8(a, hi), transpose8(b, hi));
+        std::array::from_fn(|i| {
+            if i < 8 {
+                A16(c0[i], c1[i])
+            } else {
+                A16(c2[i - 8], c3[i - 8])
+            }
+        })
+    }
+    #[inline(always)]
+    fn dlanes(acc: Self::D) -> [f64; 16] {
+        let mut out = [0.0; 16];
+        for (i, a) in acc.iter().enumerate() {
+            // SAFETY: 4 lanes at 4 * i inside `out`; see the impl comment.
+            unsafe { _mm256_storeu_pd(out.as_mut_ptr().add(4 * i), *a) };
+        }
+        out
+    }
 
     #[inline(always)]
     unsafe fn load_f32(p: *const f32) -> Self {
@@ -333,6 +359,41 @@ pub(crate) fn hmax8(m: __m256) -> f32 {
         let m = _mm_max_ps(m, _mm_movehl_ps(m, m)); // (i, i+2)
         let m = _mm_max_ss(m, _mm_movehdup_ps(m)); // (0, 1)
         _mm_cvtss_f32(m)
+    }
+}
+
+/// The 8 x 8 transpose of the halves `half` picks from 8 rows.
+#[inline(always)]
+fn transpose8(rows: &[A16], half: impl Fn(&A16) -> __m256) -> [__m256; 8] {
+    // SAFETY: only reached from kernels compiled with (at least) this module's features.
+    unsafe {
+        let r: [__m256; 8] = std::array::from_fn(|i| half(&rows[i]));
+        // As the AVX-512 transpose: u[4i + p] lane L = column 4L + p of rows 4i..4i + 4.
+        let t: [__m256; 8] = std::array::from_fn(|i| {
+            let (a, b) = (r[i & !1], r[i | 1]);
+            if i & 1 == 0 {
+                _mm256_unpacklo_ps(a, b)
+            } else {
+                _mm256_unpackhi_ps(a, b)
+            }
+        });
+        let u: [__m256; 8] = std::array::from_fn(|i| {
+            let (q, p) = (i / 4, i % 4);
+            let (a, b) = (t[4 * q + p / 2], t[4 * q + 2 + p / 2]);
+            if p % 2 == 0 {
+                _mm256_shuffle_ps::<0x44>(a, b)
+            } else {
+                _mm256_shuffle_ps::<0xEE>(a, b)
+            }
+        });
+        std::array::from_fn(|c| {
+            let (l, p) = (c / 4, c % 4);
+            if l == 0 {
+                _mm256_permute2f128_ps::<0x20>(u[p], u[4 + p])
+            } else {
+                _mm256_permute2f128_ps::<0x31>(u[p], u[4 + p])
+            }
+        })
     }
 }
 

@@ -167,6 +167,57 @@ impl V16 for Z16 {
             super::avx2::dsum4(f) // (i, i+2), (0, 1)
         }
     }
+    #[inline(always)]
+    fn transpose16(rows: [Self; 16]) -> [Self; 16] {
+        // SAFETY: see the impl comment.
+        unsafe {
+            let r = rows.map(|r| r.0);
+            // Pairs of rows interleaved, then 4 x 4 blocks within each 128-bit lane:
+            // u[4i + p] lane L = column 4L + p of rows 4i..4i + 4.
+            let t: [__m512; 16] = std::array::from_fn(|i| {
+                let (a, b) = (r[i & !1], r[i | 1]);
+                if i & 1 == 0 {
+                    _mm512_unpacklo_ps(a, b)
+                } else {
+                    _mm512_unpackhi_ps(a, b)
+                }
+            });
+            let u: [__m512; 16] = std::array::from_fn(|i| {
+                let (q, p) = (i / 4, i % 4);
+                let (a, b) = (t[4 * q + p / 2], t[4 * q + 2 + p / 2]);
+                if p % 2 == 0 {
+                    _mm512_shuffle_ps::<0x44>(a, b)
+                } else {
+                    _mm512_shuffle_ps::<0xEE>(a, b)
+                }
+            });
+            // Column 4L + p = lane L of u[p], u[4 + p], u[8 + p], u[12 + p]: a 4 x 4
+            // transpose of 128-bit lanes, two rounds of shuffle_f32x4.
+            let mut out = [Z16(_mm512_setzero_ps()); 16];
+            for p in 0..4 {
+                let (a, b, c, d) = (u[p], u[4 + p], u[8 + p], u[12 + p]);
+                let s0 = _mm512_shuffle_f32x4::<0x88>(a, b);
+                let s1 = _mm512_shuffle_f32x4::<0xDD>(a, b);
+                let s2 = _mm512_shuffle_f32x4::<0x88>(c, d);
+                let s3 = _mm512_shuffle_f32x4::<0xDD>(c, d);
+                out[p] = Z16(_mm512_shuffle_f32x4::<0x88>(s0, s2));
+                out[4 + p] = Z16(_mm512_shuffle_f32x4::<0x88>(s1, s3));
+                out[8 + p] = Z16(_mm512_shuffle_f32x4::<0xDD>(s0, s2));
+                out[12 + p] = Z16(_mm512_shuffle_f32x4::<0xDD>(s1, s3));
+            }
+            out
+        }
+    }
+    #[inline(always)]
+    fn dlanes(acc: Self::D) -> [f64; 16] {
+        let mut out = [0.0; 16];
+        // SAFETY: 8 lanes at 0 and at 8 inside `out`; see the impl comment.
+        unsafe {
+            _mm512_storeu_pd(out.as_mut_ptr(), acc[0]);
+            _mm512_storeu_pd(out.as_mut_ptr().add(8), acc[1]);
+        }
+        out
+    }
 
     #[inline(always)]
     unsafe fn load_f32(p: *const f32) -> Self {

@@ -26,6 +26,8 @@ pub trait V16: Copy {
     /// Whether `pow2_scale::<true>` scales exactly (one rounding) for every integer-valued `k`
     /// and every finite `p`, also beyond the normal exponent range of `2^k` (AVX-512 `scalef`).
     const FUSED_POW2_ANY_EXPONENT: bool = false;
+    /// Whether the 16 lanes are SIMD registers (not the portable arrays of [`scalar::S16`]).
+    const SIMD: bool = true;
 
     /// All lanes `v`.
     fn splat(v: f32) -> Self;
@@ -103,6 +105,20 @@ pub trait V16: Copy {
     fn dadd(acc: Self::D, v: Self) -> Self::D;
     /// The sum of the 16 f64 lanes by the fixed tree of [`V16::hmax`].
     fn dsum(acc: Self::D) -> f64;
+    /// The 16 f64 lanes, lane `i` the sum of lane `i`'s [`V16::dadd`] terms.
+    fn dlanes(acc: Self::D) -> [f64; 16];
+    /// The 16 x 16 transpose: lane `j` of result `i` is lane `i` of `rows[j]`.
+    #[inline(always)]
+    fn transpose16(rows: [Self; 16]) -> [Self; 16] {
+        let mut a = [[0.0f32; 16]; 16];
+        for (r, a) in rows.iter().zip(a.iter_mut()) {
+            // SAFETY: `a` holds 16 elements.
+            unsafe { r.store_f32(a.as_mut_ptr()) };
+        }
+        let t: [[f32; 16]; 16] = std::array::from_fn(|i| std::array::from_fn(|j| a[j][i]));
+        // SAFETY: each row of `t` holds 16 elements.
+        std::array::from_fn(|i| unsafe { Self::load_f32(t[i].as_ptr()) })
+    }
 
     /// Loads 16 f32.
     ///

@@ -31,6 +31,7 @@ pub(crate) fn pow2_scale_flush(p: f32, k: f32) -> f32 {
 
 impl V16 for S16 {
     type D = [f64; 16];
+    const SIMD: bool = false;
 
     #[inline(always)]
     fn splat(v: f32) -> Self {
@@ -117,6 +118,10 @@ impl V16 for S16 {
     #[inline(always)]
     fn dsum(acc: [f64; 16]) -> f64 {
         tree16(acc, |a, b| a + b)
+    }
+    #[inline(always)]
+    fn dlanes(acc: [f64; 16]) -> [f64; 16] {
+        acc
     }
 
     #[inline(always)]
