@@ -546,6 +546,7 @@ fn token_parallel_rows_alone_and_in_tiles() {
             };
             put(3, f32::NAN);
             put(17, 2000.0);
+            put(22, 1e5);
             put(18, f32::INFINITY);
             put(36, f32::NEG_INFINITY);
             put(19, 1023.5);
