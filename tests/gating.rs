@@ -395,6 +395,12 @@ fn families_f32_every_level() {
             let x = random_rows(300, e, e, seed, lo, hi);
             run_case::<F32>(&c, &x, 300, e, &format!("U({lo},{hi})"));
         }
+        // On a 1e-3 grid: many exact ties.
+        let x: Vec<f32> = random_rows(300, e, e, 4, -8.0, 8.0)
+            .iter()
+            .map(|v| (v * 1000.0).round() * 1e-3)
+            .collect();
+        run_case::<F32>(&c, &x, 300, e, "1e-3 grid");
     }
 }
 

@@ -178,7 +178,10 @@ pub fn build_with(source: &str, std: &str, cpp: bool, shared: bool, extra: &[&st
     if shared {
         cmd.arg(format!("-L{}", libs.display()))
             .arg("-lnnkern")
-            .arg(format!("-Wl,-rpath,{}", libs.display()))
+            // DT_RPATH, not RUNPATH: searched before LD_LIBRARY_PATH, which `cargo test`
+            // points at target/<profile> too, where an older `cargo build` may have left a
+            // stale libnnkern.so (it happened: the suite ran an earlier build's kernels).
+            .arg(format!("-Wl,--disable-new-dtags,-rpath,{}", libs.display()))
             .args(["-lpthread", "-lm"]);
     } else {
         cmd.arg(libs.join("libnnkern.a")).args(NATIVE_STATIC_LIBS);
