@@ -22,6 +22,11 @@
 //! 4. weights from the k selected raw scores, in place in the caller's row: `post_fn`,
 //!    `normalize`, `scale`, each stage's sums and quotients in f64 and rounded to f32.
 //!
+//! Routers without bias or groups and with small E and k (Mixtral, Jamba, GPT-OSS, OLMoE,
+//! Qwen-MoE, Switch-8: `Plan::token_parallel`) take the token-parallel kernel instead
+//! ([`gate_lanes`]): 16 rows at once, one per lane, with no horizontal reductions; its rows with
+//! special values still go through the row kernel.
+//!
 //! Non-finite values: a NaN or −inf logit ranks as −inf whatever the bias (−inf is how
 //! runtimes mask an expert); a selected expert whose key is −inf (such a logit, a masked group,
 //! a NaN key) weighs 0. `+inf` entries share the mass equally, as in softmax (DESIGN.md): in
@@ -113,7 +118,7 @@ impl Plan {
     /// OLMoE E64 k8 168 -> 69-72, Qwen3 E128 k8 220 -> 141; AVX2 119 -> 19, 336 -> 146-153,
     /// 440 -> 288; portable 197 -> 70, 880 -> 706-722, but 1287 -> 2200 at E128: the portable
     /// level stops at 64 experts.
-    fn token_parallel_on<V: V16>(&self) -> bool {
+    pub fn token_parallel_on<V: V16>(&self) -> bool {
         self.token_parallel() && (V::SIMD || self.experts <= 64)
     }
 
@@ -564,18 +569,6 @@ pub unsafe fn gate_rows<V: V16, T: Elem, const FUSED: bool>(
     w: *mut f32,
     scratch: &mut Scratch,
 ) {
-    if p.token_parallel_on::<V>() {
-        // SAFETY: forwarded contract.
-        unsafe {
-            match p.k {
-                1 => gate_tiles::<V, T, FUSED, 1>(p, rows, x, stride, ids, w, scratch),
-                2 => gate_tiles::<V, T, FUSED, 2>(p, rows, x, stride, ids, w, scratch),
-                3 | 4 => gate_tiles::<V, T, FUSED, 4>(p, rows, x, stride, ids, w, scratch),
-                _ => gate_tiles::<V, T, FUSED, 8>(p, rows, x, stride, ids, w, scratch),
-            }
-        }
-        return;
-    }
     for r in 0..rows {
         // SAFETY: forwarded contract, row r.
         unsafe {
@@ -590,12 +583,19 @@ pub unsafe fn gate_rows<V: V16, T: Elem, const FUSED: bool>(
     }
 }
 
-/// [`gate_rows`] 16 rows at a time with [`gate_lanes`] (`K >= k`, `K <= 8`).
+/// The row kernel of one ISA as a function (`gate_rows` over one row), for the rows the
+/// token-parallel kernel leaves to it; a separate function, so that the row kernel's code is
+/// not inlined into the token-parallel one (measured: that doubled AVX2 DeepSeek-V3 rows).
+pub type RowFn<S> = unsafe fn(&Plan, usize, *const S, usize, *mut i32, *mut f32, &mut Scratch);
+
+/// [`gate_rows`] 16 rows at a time with [`gate_lanes`]; the rows it leaves go to `row`.
 ///
 /// # Safety
-/// As for [`gate_rows`], and `p.token_parallel()` (the scratch has its tile).
+/// As for [`gate_rows`], and `p.token_parallel()` (the scratch has its tile); `row` is
+/// [`gate_rows`] of an ISA the CPU has.
 #[inline(always)]
-unsafe fn gate_tiles<V: V16, T: Elem, const FUSED: bool, const K: usize>(
+#[allow(clippy::too_many_arguments)]
+pub unsafe fn gate_tiles<V: V16, T: Elem, const FUSED: bool>(
     p: &Plan,
     rows: usize,
     x: *const T::S,
@@ -603,19 +603,35 @@ unsafe fn gate_tiles<V: V16, T: Elem, const FUSED: bool, const K: usize>(
     ids: *mut i32,
     w: *mut f32,
     scratch: &mut Scratch,
+    row: RowFn<T::S>,
 ) {
+    let k = p.k;
     for r in (0..rows).step_by(16) {
+        let n = (rows - r).min(16);
         // SAFETY: forwarded contract, rows r..r + n.
-        unsafe {
-            gate_lanes::<V, T, FUSED, K>(
-                p,
-                (rows - r).min(16),
-                x.add(r * stride),
-                stride,
-                ids.add(r * p.k),
-                w.add(r * p.k),
-                scratch,
-            )
+        let left = unsafe {
+            let (x, ids, w) = (x.add(r * stride), ids.add(r * k), w.add(r * k));
+            match k {
+                1 => gate_lanes::<V, T, FUSED, 1>(p, n, x, stride, ids, w, scratch),
+                2 => gate_lanes::<V, T, FUSED, 2>(p, n, x, stride, ids, w, scratch),
+                3 | 4 => gate_lanes::<V, T, FUSED, 4>(p, n, x, stride, ids, w, scratch),
+                _ => gate_lanes::<V, T, FUSED, 8>(p, n, x, stride, ids, w, scratch),
+            }
+        };
+        for l in (0..n).filter(|l| left >> l & 1 != 0) {
+            let t = r + l;
+            // SAFETY: row t is inside the caller's rows.
+            unsafe {
+                row(
+                    p,
+                    1,
+                    x.add(t * stride),
+                    stride,
+                    ids.add(t * k),
+                    w.add(t * k),
+                    scratch,
+                )
+            };
         }
     }
 }
@@ -673,7 +689,8 @@ fn exp_lanes_for_max<V: V16>(m: V) -> ExpVec<V> {
 /// and f64 arithmetic following the steps of [`gate_row`] (`score`, `post`, `normalize`,
 /// `scale`, sums and quotients in f64). A row holding a non-finite logit or one of magnitude
 /// `>= SHIFT_LIMIT` goes through [`gate_row`] instead (the special cases live there): the
-/// choice depends on the row alone, so results do not depend on how rows are split.
+/// choice depends on the row alone, so results do not depend on how rows are split. Returns
+/// the mask of the rows left to the row kernel (nothing written for them).
 ///
 /// # Safety
 /// As for [`gate_rows`] with `n` rows; `p.token_parallel()` (the scratch has its tile),
@@ -687,7 +704,7 @@ unsafe fn gate_lanes<V: V16, T: Elem, const FUSED: bool, const K: usize>(
     ids: *mut i32,
     w: *mut f32,
     scratch: &mut Scratch,
-) {
+) -> u32 {
     let (e, k) = (p.experts, p.k);
     let tile = &mut scratch.tile[..16 * e];
     // 1. tile[16 i + l] = logit i of row l (rows past n: zeros), 16 experts at a time.
@@ -818,26 +835,18 @@ unsafe fn gate_lanes<V: V16, T: Elem, const FUSED: bool, const K: usize>(
         // SAFETY: `ij` holds 16.
         unsafe { t.store_f32(ij.as_mut_ptr()) };
     }
-    // 5. Rows out, lane by lane; the special ones through the row kernel.
-    for l in 0..n {
-        // SAFETY: k writable elements of ids and weights for row l; row l readable (caller).
-        unsafe {
-            if ok >> l & 1 != 0 {
-                for j in 0..k {
-                    ids.add(l * k + j).write(iv[j][l] as i32);
-                    w.add(l * k + j).write(wv[j][l]);
-                }
-            } else {
-                gate_row::<V, T, FUSED>(
-                    p,
-                    x.add(l * stride),
-                    ids.add(l * k),
-                    w.add(l * k),
-                    scratch,
-                );
+    // 5. Rows out, lane by lane (the special ones are left to the row kernel).
+    for l in (0..n).filter(|l| ok >> l & 1 != 0) {
+        for j in 0..k {
+            // SAFETY: k writable elements of ids and weights for row l (caller).
+            unsafe {
+                ids.add(l * k + j).write(iv[j][l] as i32);
+                w.add(l * k + j).write(wv[j][l]);
             }
         }
     }
+    let all = if n >= 16 { 0xFFFF } else { (1 << n) - 1 };
+    all & !ok
 }
 
 #[inline(always)]
@@ -1086,13 +1095,41 @@ macro_rules! instantiate {
         use crate::ukernels::gating::{Plan, Scratch};
         use crate::ukernels::simd::Elem;
 
-        /// Gates `rows` rows (see [`crate::ukernels::gating::gate_rows`]).
+        /// Gates `rows` rows: the token-parallel kernel where the plan allows it on this
+        /// ISA, else the row kernel (see [`crate::ukernels::gating::gate_rows`]).
         ///
         /// # Safety
         /// As for `gate_rows`; the CPU has this module's ISA.
         $(#[target_feature(enable = $features)])?
         #[allow(clippy::too_many_arguments)]
         pub unsafe fn gate<T: Elem, const FUSED: bool>(
+            p: &Plan,
+            rows: usize,
+            x: *const T::S,
+            stride: usize,
+            ids: *mut i32,
+            w: *mut f32,
+            scratch: &mut Scratch,
+        ) {
+            // SAFETY: forwarded contract; `row_kernel` is this ISA's.
+            unsafe {
+                if p.token_parallel_on::<$V>() {
+                    crate::ukernels::gating::gate_tiles::<$V, T, FUSED>(
+                        p, rows, x, stride, ids, w, scratch, row_kernel::<T, FUSED>,
+                    )
+                } else {
+                    row_kernel::<T, FUSED>(p, rows, x, stride, ids, w, scratch)
+                }
+            }
+        }
+
+        /// The row kernel alone (kept out of line: see [`crate::ukernels::gating::RowFn`]).
+        ///
+        /// # Safety
+        /// As for `gate_rows`; the CPU has this module's ISA.
+        $(#[target_feature(enable = $features)])?
+        #[inline(never)]
+        unsafe fn row_kernel<T: Elem, const FUSED: bool>(
             p: &Plan,
             rows: usize,
             x: *const T::S,
