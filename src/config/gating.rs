@@ -3,11 +3,10 @@
 
 use super::{Kernel, KernelTable, x86_kernel};
 use crate::isa::IsaLevel;
-use crate::ukernels::gating::{self as g, Plan, Scratch};
+use crate::ukernels::gating as g;
 use crate::ukernels::simd::{Bf16, Elem, F16, F32};
 
-/// Gates `rows` rows: plan, rows, logits, logits stride, ids, weights, scratch.
-pub type GateFn<S> = unsafe fn(&Plan, usize, *const S, usize, *mut i32, *mut f32, &mut Scratch);
+pub use crate::ukernels::gating::GateFn;
 
 macro_rules! table {
     ($(#[$doc:meta])* $name:ident, $T:ty, $fused:literal, $scalar:literal, $avx2:literal, $avx512:literal) => {

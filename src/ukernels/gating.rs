@@ -583,10 +583,11 @@ pub unsafe fn gate_rows<V: V16, T: Elem, const FUSED: bool>(
     }
 }
 
-/// The row kernel of one ISA as a function (`gate_rows` over one row), for the rows the
-/// token-parallel kernel leaves to it; a separate function, so that the row kernel's code is
-/// not inlined into the token-parallel one (measured: that doubled AVX2 DeepSeek-V3 rows).
-pub type RowFn<S> = unsafe fn(&Plan, usize, *const S, usize, *mut i32, *mut f32, &mut Scratch);
+/// A gating kernel: plan, rows, logits, logits stride, ids, weights, scratch (the entries of
+/// the kernel tables). [`gate_tiles`] takes the row kernel as one, for the rows it leaves: a
+/// separate function, so that the row kernel's code is not inlined into the token-parallel one
+/// (measured: that made AVX2 DeepSeek-V3 rows 2.1x slower).
+pub type GateFn<S> = unsafe fn(&Plan, usize, *const S, usize, *mut i32, *mut f32, &mut Scratch);
 
 /// [`gate_rows`] 16 rows at a time with [`gate_lanes`]; the rows it leaves go to `row`.
 ///
@@ -603,7 +604,7 @@ pub unsafe fn gate_tiles<V: V16, T: Elem, const FUSED: bool>(
     ids: *mut i32,
     w: *mut f32,
     scratch: &mut Scratch,
-    row: RowFn<T::S>,
+    row: GateFn<T::S>,
 ) {
     let k = p.k;
     for r in (0..rows).step_by(16) {
@@ -1123,7 +1124,7 @@ macro_rules! instantiate {
             }
         }
 
-        /// The row kernel alone (kept out of line: see [`crate::ukernels::gating::RowFn`]).
+        /// The row kernel alone (kept out of line: see [`crate::ukernels::gating::GateFn`]).
         ///
         /// # Safety
         /// As for `gate_rows`; the CPU has this module's ISA.
