@@ -729,7 +729,8 @@ unsafe fn gate_lanes<V: V16, T: Elem, const FUSED: bool, const K: usize>(
     }
     // 2. Top K per lane; lanes whose row is special drop out of `ok`.
     let lim = V::splat(SHIFT_LIMIT);
-    let mut ok: u32 = if n >= 16 { 0xFFFF } else { (1 << n) - 1 };
+    let all: u32 = if n >= 16 { 0xFFFF } else { (1 << n) - 1 };
+    let mut ok = all;
     let zero = V::splat(0.0);
     let (mut tv, mut ti) = ([zero; K], [zero; K]);
     for i in 0..e {
@@ -759,16 +760,12 @@ unsafe fn gate_lanes<V: V16, T: Elem, const FUSED: bool, const K: usize>(
                 let xv = unsafe { V::load_f32(tile.as_ptr().add(16 * i)) };
                 acc = V::dadd(acc, exp_lanes::<V, FUSED>(xv, &ev));
             }
-            let inv = V::dlanes(acc).map(|s| 1.0 / s);
-            for (s, wj) in sv.iter_mut().zip(wv.iter_mut()).take(k) {
+            for (s, wj) in sv.iter().zip(wv.iter_mut()).take(k) {
                 // SAFETY: `wj` holds 16.
                 unsafe { exp_lanes::<V, FUSED>(*s, &ev).store_f32(wj.as_mut_ptr()) };
-                for (v, inv) in wj.iter_mut().zip(inv) {
-                    *v = (f64::from(*v) * inv) as f32;
-                }
-                // SAFETY: `wj` holds 16.
-                *s = unsafe { V::load_f32(wj.as_ptr()) };
             }
+            scale_lanes(&mut wv[..k], V::dlanes(acc).map(|s| 1.0 / s));
+            reload(&mut sv[..k], &wv);
         }
     }
     // 4. post, then the lane-wise weights.
@@ -781,22 +778,13 @@ unsafe fn gate_lanes<V: V16, T: Elem, const FUSED: bool, const K: usize>(
         Post::Softmax => {
             let mk = sv[1..k].iter().fold(sv[0], |a, &b| a.max(b));
             let ev = exp_lanes_for_max(mk);
-            let mut sum = [0.0f64; 16];
-            for (s, wj) in sv.iter_mut().zip(wv.iter_mut()).take(k) {
+            for (s, wj) in sv.iter().zip(wv.iter_mut()).take(k) {
                 // SAFETY: `wj` holds 16.
                 unsafe { exp_lanes::<V, FUSED>(*s, &ev).store_f32(wj.as_mut_ptr()) };
-                for (a, &v) in sum.iter_mut().zip(wj.iter()) {
-                    *a += f64::from(v);
-                }
             }
-            let inv = sum.map(|s| 1.0 / s);
-            for (s, wj) in sv.iter_mut().zip(wv.iter_mut()).take(k) {
-                for (v, inv) in wj.iter_mut().zip(inv) {
-                    *v = (f64::from(*v) * inv) as f32;
-                }
-                // SAFETY: `wj` holds 16.
-                *s = unsafe { V::load_f32(wj.as_ptr()) };
-            }
+            let inv = lane_sums(&wv[..k]).map(|s| 1.0 / s);
+            scale_lanes(&mut wv[..k], inv);
+            reload(&mut sv[..k], &wv);
         }
     }
     for (s, wj) in sv.iter().zip(wv.iter_mut()).take(k) {
@@ -805,13 +793,7 @@ unsafe fn gate_lanes<V: V16, T: Elem, const FUSED: bool, const K: usize>(
     }
     let scale = f64::from(p.scale);
     if p.normalize {
-        let mut sum = [0.0f64; 16];
-        for wj in &wv[..k] {
-            for (a, &v) in sum.iter_mut().zip(wj.iter()) {
-                *a += f64::from(v);
-            }
-        }
-        let f = sum.map(|s| {
+        let f = lane_sums(&wv[..k]).map(|s| {
             let s = s + f64::from(p.eps);
             if s == 0.0 || s.is_nan() {
                 0.0
@@ -819,17 +801,9 @@ unsafe fn gate_lanes<V: V16, T: Elem, const FUSED: bool, const K: usize>(
                 scale / s
             }
         });
-        for wj in &mut wv[..k] {
-            for (v, f) in wj.iter_mut().zip(f) {
-                *v = (f64::from(*v) * f) as f32;
-            }
-        }
+        scale_lanes(&mut wv[..k], f);
     } else if scale != 1.0 {
-        for wj in &mut wv[..k] {
-            for v in wj.iter_mut() {
-                *v = (f64::from(*v) * scale) as f32;
-            }
-        }
+        scale_lanes(&mut wv[..k], [scale; 16]);
     }
     let mut iv = [[0.0f32; 16]; K];
     for (t, ij) in ti.iter().zip(iv.iter_mut()).take(k) {
@@ -846,8 +820,38 @@ unsafe fn gate_lanes<V: V16, T: Elem, const FUSED: bool, const K: usize>(
             }
         }
     }
-    let all = if n >= 16 { 0xFFFF } else { (1 << n) - 1 };
     all & !ok
+}
+
+/// Lane-wise f64 sums of rows of 16 lanes (in row order, as the row kernel sums a row's k).
+#[inline(always)]
+fn lane_sums(rows: &[[f32; 16]]) -> [f64; 16] {
+    let mut sum = [0.0f64; 16];
+    for r in rows {
+        for (a, &v) in sum.iter_mut().zip(r) {
+            *a += f64::from(v);
+        }
+    }
+    sum
+}
+
+/// Each row's lane `l` times `f[l]` in f64, rounded to f32.
+#[inline(always)]
+fn scale_lanes(rows: &mut [[f32; 16]], f: [f64; 16]) {
+    for r in rows {
+        for (v, f) in r.iter_mut().zip(f) {
+            *v = (f64::from(*v) * f) as f32;
+        }
+    }
+}
+
+/// `sv[j]` = row j of `wv`.
+#[inline(always)]
+fn reload<V: V16>(sv: &mut [V], wv: &[[f32; 16]]) {
+    for (s, wj) in sv.iter_mut().zip(wv) {
+        // SAFETY: `wj` holds 16.
+        *s = unsafe { V::load_f32(wj.as_ptr()) };
+    }
 }
 
 #[inline(always)]
