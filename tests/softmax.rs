@@ -177,7 +177,7 @@ fn all_types(f: &dyn Fn(RunFn)) {
 #[test]
 fn every_length_to_300_and_chunk_edges() {
     let mut lengths: Vec<usize> = (1..=300).collect();
-    lengths.extend([511, 512, 513, 16383, 16384, 16385, 70000]);
+    lengths.extend([511, 512, 513, 4095, 4096, 4097, 16383, 16384, 16385, 70000]);
     all_types(&|run| {
         for level in levels() {
             for kind in KINDS {
@@ -286,6 +286,49 @@ fn long_rows_2_20_and_2_24() {
         for kind in KINDS {
             for algo in ALGOS {
                 run_check::<F32>(kind, top, algo, 1, n, &x, Some(&pool), "long row");
+            }
+        }
+    }
+}
+
+/// Rows whose blocks (of `MAX_BLOCK`) sit at very different heights: the blocked three-pass
+/// path scales each block by its own factor `2^(n_B - n_total) / sum`, which here ranges from
+/// ~1 to subnormal and 0 (blocks 60 to 400 below the max, and a later block above an earlier
+/// one). Every level, both arithmetic flags, one and three threads, on the blocked path (rows up
+/// to `BLOCKED_MAX_ROW`) and just past it.
+#[test]
+fn blocks_at_different_heights() {
+    use nnkern::ukernels::softmax::MAX_BLOCK;
+    let offsets = [0.0f32, -60.0, 30.0, -90.0, 45.0, -400.0, 44.0, -87.0, 2.5];
+    let pool = Threadpool::new(3).unwrap();
+    for &n in &[
+        3 * MAX_BLOCK + 5,
+        5 * MAX_BLOCK,
+        sm::BLOCKED_MAX_ROW,
+        sm::BLOCKED_MAX_ROW + 1,
+    ] {
+        let mut rng = Rng(n as u64);
+        let x: Vec<f32> = uniform(&mut rng, n, -20.0, 0.0)
+            .iter()
+            .enumerate()
+            .map(|(i, v)| v + offsets[(i / MAX_BLOCK) % offsets.len()])
+            .collect();
+        for level in levels() {
+            for flags in [0, sm::FLAG_CONSISTENT_ARITHMETIC] {
+                for algo in [0, sm::FLAG_THREE_PASS] {
+                    for tp in [None, Some(&pool)] {
+                        run_check::<F32>(
+                            SoftmaxKind::Softmax,
+                            level,
+                            flags | algo,
+                            1,
+                            n,
+                            &x,
+                            tp,
+                            "blocks at different heights",
+                        );
+                    }
+                }
             }
         }
     }

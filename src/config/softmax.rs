@@ -5,7 +5,7 @@
 use super::{Kernel, KernelTable, x86_kernel};
 use crate::isa::IsaLevel;
 use crate::ukernels::simd::{Bf16, Elem, F16, F32};
-use crate::ukernels::softmax::{self as sm, ExpParams, ExtSum};
+use crate::ukernels::softmax::{self as sm, Ahead, BlockRefs, ExpParams, ExtSum};
 
 /// The passes a softmax or log-softmax row is built from (see `operators::softmax`).
 pub struct SoftmaxKernels<T: Elem> {
@@ -21,8 +21,12 @@ pub struct SoftmaxKernels<T: Elem> {
     pub vscaleexp: unsafe fn(usize, *const T::S, *mut T::S, &ExpParams, f32, bool),
     /// Log-softmax output pass.
     pub vlogsub: unsafe fn(usize, *const T::S, *mut T::S, f32, f32, bool),
-    /// Two-pass pass 1: extended-exponent sum and max.
-    pub rblockexp: unsafe fn(usize, *const T::S) -> ExtSum,
+    /// Two-pass pass 1: extended-exponent sum and max (prefetching the given next region).
+    pub rblockexp: unsafe fn(usize, *const T::S, Ahead) -> ExtSum,
+    /// f32 blocked three-pass passes 1 and 2: per-block max, exp stored and summed.
+    pub rblockstoreexp: unsafe fn(usize, *const f32, *mut f32, &mut BlockRefs, Ahead) -> ExtSum,
+    /// f32 blocked three-pass pass 3: scale each block in place.
+    pub vscaleblocks: unsafe fn(usize, *mut f32, &BlockRefs, f64, f32),
 }
 
 macro_rules! bundle {
@@ -35,6 +39,8 @@ macro_rules! bundle {
             vscaleexp: sm::$isa::vscaleexp::<$T, $fused>,
             vlogsub: sm::$isa::vlogsub::<$T>,
             rblockexp: sm::$isa::rblockexp::<$T, $fused>,
+            rblockstoreexp: sm::$isa::rblockstoreexp::<$fused>,
+            vscaleblocks: sm::$isa::vscaleblocks,
         }
     };
 }

@@ -9,9 +9,21 @@
 //!
 //! Algorithms (see `ukernels::softmax` for the kernels):
 //! - three-pass: max; exp stored (f32 softmax) or only summed; then scale (f32 softmax),
-//!   recompute-and-scale (16-bit softmax) or `(x - max) - ln(sum)` (log-softmax);
+//!   recompute-and-scale (16-bit softmax) or `(x - max) - ln(sum)` (log-softmax). f32 softmax
+//!   rows up to [`BLOCKED_MAX_ROW`] elements run it per block of `MAX_BLOCK` (blocked
+//!   three-pass): each block's max, then its exp relative to that max, stored and summed while
+//!   the block is in L1, then each block scaled by its own factor. That reads the row from
+//!   memory once instead of twice (AVX-512, 1 thread, ns/element before -> after, one run:
+//!   1x10000 0.319 -> 0.270, 16x4096 0.271 -> 0.254, 4096x1000 0.548 -> 0.390, 64x32000
+//!   0.532 -> 0.416-0.461);
 //! - two-pass: extended-exponent sum with the max in one pass, then recompute-and-scale or
-//!   `(x - max) - ln(sum)`. Rows with NaN, infinities or |max| >= 1024 fall back to three-pass.
+//!   `(x - max) - ln(sum)`. Rows with NaN, infinities or |max| >= 1024 fall back to three-pass
+//!   (unblocked).
+//!
+//! The blocked passes prefetch the next block while they compute one, and the last block of a
+//! chunk prefetches the next chunk, or the next row of the same task (on contiguous 4096x1000
+//! rows that measured no change, the hardware prefetcher already follows them; it is there
+//! for strided rows).
 //!
 //! Special rows (max NaN or infinite) are handled exactly: NaN anywhere gives a NaN row, `+inf`
 //! entries share the mass equally, a row of only `-inf` gives zeros (log: `-inf`), or NaN with
@@ -25,7 +37,9 @@ use crate::config::{Kernel, KernelTable};
 use crate::isa::IsaLevel;
 use crate::status::{Result, Status};
 use crate::threadpool::{self, Threadpool};
-use crate::ukernels::softmax::{ExpParams, ExtSum, MAX_BLOCK};
+use crate::ukernels::softmax::{
+    Ahead, BLOCKED_MAX_BLOCKS, BlockRefs, ExpParams, ExtSum, MAX_BLOCK,
+};
 
 /// Bit-identical results on every ISA level (unfused arithmetic).
 pub const FLAG_CONSISTENT_ARITHMETIC: u32 = 0x1;
@@ -42,6 +56,12 @@ const KNOWN_FLAGS: u32 =
 pub const CHUNK_MIN: usize = 16 * 1024;
 /// Most chunks per row.
 pub const MAX_CHUNKS: usize = 256;
+/// Most chunks of a row on the blocked three-pass path.
+const BLOCKED_MAX_CHUNKS: usize = 16;
+/// The longest f32 softmax row on the blocked three-pass path (see [`Exec::row`]): its chunks
+/// are [`CHUNK_MIN`] long, at most [`BLOCKED_MAX_BLOCKS`] blocks each.
+pub const BLOCKED_MAX_ROW: usize = BLOCKED_MAX_CHUNKS * CHUNK_MIN;
+const _: () = assert!(CHUNK_MIN == BLOCKED_MAX_BLOCKS * MAX_BLOCK);
 
 /// Softmax or log-softmax.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -166,11 +186,21 @@ impl<T: SoftmaxElem> Exec<T> {
         x: *const T::S,
         y: *mut T::S,
         tp: Option<&Threadpool>,
+        next: Ahead,
     ) -> Result<()> {
         let c = chunk_len(n);
         let chunks = n.div_ceil(c);
         let (xs, ys) = (SharedPtr(x.cast_mut()), SharedPtr(y));
         let span = move |i: usize| (i * c, c.min(n - i * c));
+        // What chunk i prefetches at its end: the next chunk's start, or `next` for the last.
+        let ahead = move |i: usize| {
+            let e = (i + 1) * c;
+            if e < n {
+                Ahead::new(xs.get().wrapping_add(e), ys.get().wrapping_add(e), n - e)
+            } else {
+                next
+            }
+        };
         let k = self.k;
         if self.algo == Algorithm::TwoPass {
             // Uninitialized (no per-row cost); every entry below `chunks` is written before it
@@ -180,7 +210,11 @@ impl<T: SoftmaxElem> Exec<T> {
             for_chunks(tp, chunks, &|i| {
                 let (s, len) = span(i);
                 // SAFETY: chunk i is inside the row; each task writes only parts[i].
-                unsafe { out.get().add(i).write((k.rblockexp)(len, xs.get().add(s))) }
+                unsafe {
+                    out.get()
+                        .add(i)
+                        .write((k.rblockexp)(len, xs.get().add(s), ahead(i)))
+                }
             })?;
             let mut total = ExtSum::EMPTY;
             for p in &parts[..chunks] {
@@ -215,6 +249,53 @@ impl<T: SoftmaxElem> Exec<T> {
                 };
             }
             // NaN, infinities, or a huge max: the three-pass path below handles them exactly.
+        }
+
+        if self.algo == Algorithm::ThreePass
+            && self.kind == SoftmaxKind::Softmax
+            && size_of::<T::S>() == 4
+            && n <= BLOCKED_MAX_ROW
+        {
+            // Blocked three-pass (f32 softmax rows of at most BLOCKED_MAX_ROW elements: chunks
+            // of CHUNK_MIN, one reference per block). Entries below `chunks` are written
+            // before they are read, as above.
+            let mut parts =
+                [const { MaybeUninit::<(ExtSum, BlockRefs)>::uninit() }; BLOCKED_MAX_CHUNKS];
+            let out = SharedPtr(parts.as_mut_ptr().cast::<(ExtSum, BlockRefs)>());
+            for_chunks(tp, chunks, &|i| {
+                let (s, len) = span(i);
+                // SAFETY: chunk i is inside the row (f32: T::S is f32, see the condition);
+                // each task writes only parts[i]. The prefetch hints are never dereferenced.
+                unsafe {
+                    let mut refs = [0.0; BLOCKED_MAX_BLOCKS];
+                    let sum = (k.rblockstoreexp)(
+                        len,
+                        xs.get().add(s).cast(),
+                        ys.get().add(s).cast(),
+                        &mut refs,
+                        ahead(i),
+                    );
+                    out.get().add(i).write((sum, refs));
+                }
+            })?;
+            let mut total = ExtSum::EMPTY;
+            for p in &parts[..chunks] {
+                // SAFETY: written by task i.
+                total.merge(unsafe { &p.assume_init_ref().0 });
+            }
+            if !total.special && total.max.is_finite() {
+                let inv = 1.0 / total.acc;
+                return for_chunks(tp, chunks, &|i| {
+                    let (o, len) = span(i);
+                    // SAFETY: chunk i is inside the row; chunks are disjoint; parts[i] was
+                    // written by task i above.
+                    unsafe {
+                        let refs = &(*out.get().add(i)).1;
+                        (k.vscaleblocks)(len, ys.get().add(o).cast(), refs, inv, total.n_ref)
+                    }
+                });
+            }
+            // NaN, infinities, a huge max: the unblocked three-pass path below.
         }
 
         let mut maxes = [const { MaybeUninit::<(f32, f32)>::uninit() }; MAX_CHUNKS];
@@ -373,6 +454,7 @@ impl<T: SoftmaxElem> Exec<T> {
                         x.add(r * shape.input_stride),
                         y.add(r * shape.output_stride),
                         tp,
+                        Ahead::NONE,
                     )?
                 };
             }
@@ -397,6 +479,16 @@ impl<T: SoftmaxElem> Exec<T> {
                         xs.get().add(r * shape.input_stride),
                         ys.get().add(r * shape.output_stride),
                         None,
+                        // The next row of this task, prefetched while this one ends.
+                        if r + 1 < end {
+                            Ahead::new(
+                                xs.get().wrapping_add((r + 1) * shape.input_stride),
+                                ys.get().wrapping_add((r + 1) * shape.output_stride),
+                                shape.channels,
+                            )
+                        } else {
+                            Ahead::NONE
+                        },
                     )
                 };
                 if res.is_err() {

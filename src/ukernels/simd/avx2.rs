@@ -289,6 +289,19 @@ impl V16 for A16 {
         unsafe { _mm_sfence() }
     }
     #[inline(always)]
+    fn prefetch<const WRITE: bool>(p: *const u8) {
+        // SAFETY: a prefetch never faults and changes no architectural state. PREFETCHW is
+        // written as assembly (its target feature is not stable in Rust); CPUs without it
+        // execute the encoding as a NOP.
+        unsafe {
+            if WRITE {
+                std::arch::asm!("prefetchw [{0}]", in(reg) p, options(nostack, preserves_flags, readonly));
+            } else {
+                _mm_prefetch::<_MM_HINT_T0>(p.cast())
+            }
+        }
+    }
+    #[inline(always)]
     unsafe fn store_f32_partial(self, p: *mut f32, n: usize) {
         let mut buf = [0f32; 16];
         // SAFETY: n writable elements (caller); the buffer holds 16.

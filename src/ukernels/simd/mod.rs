@@ -173,6 +173,11 @@ pub trait V16: Copy {
     /// Orders earlier [`V16::stream_f32`] stores before later stores.
     #[inline(always)]
     fn stream_fence() {}
+    /// Hints that the 64-byte line at `p` will be read soon (L1); `WRITE`: written soon (the
+    /// line is fetched for ownership). A hint only: it never faults and has no visible effect,
+    /// so `p` may be any address. No-op where the ISA has no prefetch.
+    #[inline(always)]
+    fn prefetch<const WRITE: bool>(_p: *const u8) {}
     /// Stores 16 f16, rounded to nearest even.
     ///
     /// # Safety
