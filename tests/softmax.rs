@@ -276,6 +276,64 @@ fn special_values() {
     });
 }
 
+/// Special values in a later block of a row, out of place (against the reference) and in
+/// place (the same bits): a blocked pass that finds them has already written the earlier
+/// blocks, which in place are the input.
+#[test]
+fn special_values_in_later_blocks_in_place() {
+    use nnkern::ukernels::softmax::MAX_BLOCK;
+    let n = 3 * MAX_BLOCK + 7;
+    let base = uniform(&mut Rng(11), n, -20.0, 20.0);
+    let at = 2 * MAX_BLOCK + 100;
+    let mut sets: Vec<(&str, Vec<f32>)> = Vec::new();
+    for (name, v) in [
+        ("NaN", f32::NAN),
+        ("+inf", f32::INFINITY),
+        ("huge", 2000.0),
+        ("-1e30", -1e30),
+    ] {
+        let mut x = base.clone();
+        x[at] = v;
+        sets.push((name, x));
+    }
+    let mut x = base.clone();
+    x[2 * MAX_BLOCK..3 * MAX_BLOCK].fill(f32::NEG_INFINITY);
+    sets.push(("a block of -inf", x));
+    for level in levels() {
+        for kind in KINDS {
+            for algo in [0, sm::FLAG_THREE_PASS, sm::FLAG_TWO_PASS] {
+                for (name, x) in &sets {
+                    let want = run_check::<F32>(kind, level, algo, 1, n, x, None, name);
+                    let mut y = x.clone();
+                    // SAFETY: one dense row, in place.
+                    unsafe {
+                        sm::one_shot::<F32>(
+                            kind,
+                            level,
+                            1,
+                            n,
+                            y.as_ptr(),
+                            n,
+                            y.as_mut_ptr(),
+                            n,
+                            algo,
+                            None,
+                        )
+                        .unwrap();
+                    }
+                    for (i, (a, b)) in y.iter().zip(&want).enumerate() {
+                        assert_eq!(
+                            a.to_bits(),
+                            b.to_bits(),
+                            "{name} {kind:?} {level:?} algo={algo:#x} in place, element {i}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
+
 #[test]
 fn long_rows_2_20_and_2_24() {
     let mut rng = Rng(3);

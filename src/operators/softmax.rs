@@ -10,7 +10,7 @@
 //! Algorithms (see `ukernels::softmax` for the kernels):
 //! - three-pass: max; exp stored (f32 softmax) or only summed; then scale (f32 softmax),
 //!   recompute-and-scale (16-bit softmax) or `(x - max) - ln(sum)` (log-softmax). f32 softmax
-//!   rows up to [`BLOCKED_MAX_ROW`] elements run it per block of `MAX_BLOCK` (blocked
+//!   rows up to [`BLOCKED_MAX_ROW`] elements, not in place, run it per block of `MAX_BLOCK` (blocked
 //!   three-pass): each block's max, then its exp relative to that max, stored and summed while
 //!   the block is in L1, then each block scaled by its own factor. That reads the row from
 //!   memory once instead of twice (AVX-512, 1 thread, ns/element before -> after, one run:
@@ -255,10 +255,13 @@ impl<T: SoftmaxElem> Exec<T> {
             && self.kind == SoftmaxKind::Softmax
             && size_of::<T::S>() == 4
             && n <= BLOCKED_MAX_ROW
+            && !std::ptr::eq(x, y.cast_const())
         {
             // Blocked three-pass (f32 softmax rows of at most BLOCKED_MAX_ROW elements: chunks
-            // of CHUNK_MIN, one reference per block). Entries below `chunks` are written
-            // before they are read, as above.
+            // of CHUNK_MIN, one reference per block). Not in place: a block found special
+            // (NaN, infinities, a huge or all -inf max) sends the row to the unblocked path
+            // below, which reads the input again, and by then the earlier blocks' outputs are
+            // written. Entries below `chunks` are written before they are read, as above.
             let mut parts =
                 [const { MaybeUninit::<(ExtSum, BlockRefs)>::uninit() }; BLOCKED_MAX_CHUNKS];
             let out = SharedPtr(parts.as_mut_ptr().cast::<(ExtSum, BlockRefs)>());
