@@ -10,12 +10,13 @@
 //! Algorithms (see `ukernels::softmax` for the kernels):
 //! - three-pass: max; exp stored (f32 softmax) or only summed; then scale (f32 softmax),
 //!   recompute-and-scale (16-bit softmax) or `(x - max) - ln(sum)` (log-softmax). f32 softmax
-//!   rows up to [`BLOCKED_MAX_ROW`] elements, not in place, run it per block of `MAX_BLOCK` (blocked
-//!   three-pass): each block's max, then its exp relative to that max, stored and summed while
+//!   rows up to [`BLOCKED_MAX_ROW`] elements, not in place, run it per block of `MAX_BLOCK`
+//!   (blocked three-pass): each block's max, then its exp relative to that max, stored and summed while
 //!   the block is in L1, then each block scaled by its own factor. That reads the row from
-//!   memory once instead of twice (AVX-512, 1 thread, ns/element before -> after, one run:
-//!   1x10000 0.319 -> 0.270, 16x4096 0.271 -> 0.254, 4096x1000 0.548 -> 0.390, 64x32000
-//!   0.532 -> 0.416-0.461);
+//!   memory once instead of twice. AVX-512, 1 thread, ns/element, the unblocked build and this
+//!   one run alternately twice on a loaded machine: 4096x1000 0.547/0.541 -> 0.502/0.517,
+//!   64x32000 0.580/0.568 -> 0.530/0.474, in cache (1x10000, 16x4096) within noise (an
+//!   earlier, quieter pair of runs: 4096x1000 0.548 -> 0.390, 1x10000 0.319 -> 0.270);
 //! - two-pass: extended-exponent sum with the max in one pass, then recompute-and-scale or
 //!   `(x - max) - ln(sum)`. Rows with NaN, infinities or |max| >= 1024 fall back to three-pass
 //!   (unblocked).
