@@ -844,8 +844,9 @@ pub struct ExtSum {
     pub max: f32,
     /// Smallest element seen (NaN elements may not show).
     pub min: f32,
-    /// A block's max was NaN, infinite or beyond ±[`SHIFT_LIMIT`]: redo the row with the
-    /// three-pass path, which handles those.
+    /// A block's max was NaN, infinite or beyond ±[`SHIFT_LIMIT`] (or, in
+    /// [`rblockstoreexp`], the chunk had more blocks than [`BlockRefs`] holds): redo the row
+    /// with the unblocked three-pass path, which handles those.
     pub special: bool,
 }
 
@@ -1055,6 +1056,9 @@ unsafe fn block_sums<V: V16, T: Elem, const FUSED: bool, const STORE: bool>(
 /// Blocked three-pass pass 3: block `b` of `y` times `inv_sum * 2^(refs[b] - n_ref)` (that
 /// factor rounded once to f32; where it is subnormal every result is below 2^-125, within the
 /// contract's absolute bound).
+///
+/// `n` is the chunk [`rblockstoreexp`] filled `refs` for (at most `refs.len()` blocks, or it
+/// reported `special` and this pass is not run).
 ///
 /// # Safety
 /// `n` elements readable and writable at `y`.
