@@ -290,16 +290,7 @@ impl V16 for A16 {
     }
     #[inline(always)]
     fn prefetch<const WRITE: bool>(p: *const u8) {
-        // SAFETY: a prefetch never faults and changes no architectural state. PREFETCHW is
-        // written as assembly (its target feature is not stable in Rust); CPUs without it
-        // execute the encoding as a NOP.
-        unsafe {
-            if WRITE {
-                std::arch::asm!("prefetchw [{0}]", in(reg) p, options(nostack, preserves_flags, readonly));
-            } else {
-                _mm_prefetch::<_MM_HINT_T0>(p.cast())
-            }
-        }
+        super::x86_prefetch::<WRITE>(p)
     }
     #[inline(always)]
     unsafe fn store_f32_partial(self, p: *mut f32, n: usize) {

@@ -343,3 +343,19 @@ pub(crate) fn tree16<T: Copy>(mut v: [T; 16], f: impl Fn(T, T) -> T) -> T {
     }
     v[0]
 }
+
+/// [`V16::prefetch`] for the x86 vector types (one implementation for AVX2 and AVX-512).
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+pub(crate) fn x86_prefetch<const WRITE: bool>(p: *const u8) {
+    // SAFETY: a prefetch never faults and changes no architectural state. PREFETCHW is
+    // written as assembly (its target feature is not stable in Rust); CPUs without it execute
+    // the encoding as a NOP.
+    unsafe {
+        if WRITE {
+            std::arch::asm!("prefetchw [{0}]", in(reg) p, options(nostack, preserves_flags, readonly));
+        } else {
+            std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p.cast())
+        }
+    }
+}
