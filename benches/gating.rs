@@ -13,7 +13,16 @@ use nnkern::IsaLevel;
 use nnkern::operators::gating::{self as g, Params};
 use nnkern::ukernels::simd::F32;
 
-const TOKENS: usize = 4096;
+const TOKENS_DEFAULT: usize = 4096;
+
+/// Tokens per call: 4096, or `NNK_BENCH_TOKENS` (e.g. 256 to keep the logits in L2).
+fn tokens() -> usize {
+    std::env::var("NNK_BENCH_TOKENS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|&t| t > 0)
+        .unwrap_or(TOKENS_DEFAULT)
+}
 
 fn p(
     e: u32,
@@ -64,6 +73,7 @@ fn cases() -> Vec<(&'static str, Params, bool)> {
 }
 
 fn bench(c: &mut Criterion) {
+    let tokens = tokens();
     let mut grp = c.benchmark_group("gating");
     grp.sample_size(20)
         .warm_up_time(Duration::from_millis(300))
@@ -79,16 +89,16 @@ fn bench(c: &mut Criterion) {
             state ^= state << 17;
             (state >> 40) as f32 / (1u64 << 24) as f32
         };
-        let x: Vec<f32> = (0..TOKENS * e)
+        let x: Vec<f32> = (0..tokens * e)
             .map(|_| (uniform() + uniform() + uniform() + uniform() - 2.0) * 2.0)
             .collect();
         let bias: Vec<f32> = (0..e)
             .map(|i| ((i * 31) % 17) as f32 * 0.01 - 0.08)
             .collect();
         let plan = g::plan(&params, with_bias.then_some(&bias[..])).unwrap();
-        let mut ids = vec![0i32; TOKENS * k];
-        let mut w = vec![0f32; TOKENS * k];
-        grp.throughput(Throughput::Bytes((TOKENS * e * 4) as u64));
+        let mut ids = vec![0i32; tokens * k];
+        let mut w = vec![0f32; tokens * k];
+        grp.throughput(Throughput::Bytes((tokens * e * 4) as u64));
         for level in IsaLevel::available() {
             let f = g::kernel::<F32>(0, level).func;
             grp.bench_function(BenchmarkId::new(name, level.name()), |b| {
@@ -98,7 +108,7 @@ fn bench(c: &mut Criterion) {
                         g::execute(
                             f,
                             &plan,
-                            TOKENS,
+                            tokens,
                             e,
                             x.as_ptr(),
                             ids.as_mut_ptr(),
@@ -112,24 +122,24 @@ fn bench(c: &mut Criterion) {
             });
         }
     }
-    // Dispatch plan over the ids of 4096 tokens x 8 of 256 experts.
+    // Dispatch plan over the ids of the tokens x 8 of 256 experts.
     let (e, k) = (256usize, 8usize);
-    let ids: Vec<i32> = (0..TOKENS * k)
+    let ids: Vec<i32> = (0..tokens * k)
         .map(|i| ((i * 2654435761) >> 7) as i32 & 255)
         .collect();
     let (mut cnt, mut off, mut perm, mut inv) = (
         vec![0; e],
         vec![0; e + 1],
-        vec![0; TOKENS * k],
-        vec![0; TOKENS * k],
+        vec![0; tokens * k],
+        vec![0; tokens * k],
     );
-    grp.throughput(Throughput::Bytes((TOKENS * k * 4) as u64));
+    grp.throughput(Throughput::Bytes((tokens * k * 4) as u64));
     grp.bench_function("dispatch_plan_4096x8_e256", |b| {
         b.iter(|| {
             // SAFETY: buffers of the documented sizes.
             unsafe {
                 g::dispatch_plan(
-                    TOKENS,
+                    tokens,
                     k,
                     ids.as_ptr(),
                     e,

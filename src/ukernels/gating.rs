@@ -122,6 +122,16 @@ impl Plan {
         self.token_parallel() && (V::SIMD || self.experts <= 64)
     }
 
+    /// Whether the row kernel takes the grouped path ([`gate_row_grouped`]): 2 to
+    /// [`GROUPED_MAX_GROUPS`] groups of whole vectors, a score computed expert by expert (not
+    /// softmax), `k <= 16`.
+    pub fn grouped(&self) -> bool {
+        (2..=GROUPED_MAX_GROUPS).contains(&self.groups)
+            && (self.experts / self.groups).is_multiple_of(16)
+            && self.score != Score::Softmax
+            && self.k <= 16
+    }
+
     /// Whether the selection keys are the logits (see the module docs).
     pub fn keys_are_logits(&self) -> bool {
         self.bias.is_none()
@@ -144,6 +154,9 @@ pub struct Scratch {
 pub const LANES_MAX_EXPERTS: usize = 128;
 /// Largest k of the token-parallel kernel.
 pub const LANES_MAX_K: usize = 8;
+
+/// Most groups of the grouped path.
+pub const GROUPED_MAX_GROUPS: usize = 8;
 
 /// Most candidates sorted directly; beyond, the heap.
 const CANDIDATES: usize = 64;
@@ -260,16 +273,34 @@ pub fn sqrt_softplus<V: V16, const FUSED: bool>(x: V) -> V {
     V::select_lt(zero, x, pos, neg)
 }
 
-/// Applies a vector function to `v` in chunks of 16 (the last one padded with 0).
-#[inline(always)]
-fn vmap<V: V16>(v: &mut [f32], f: impl Fn(V) -> V) {
-    for chunk in v.chunks_mut(16) {
-        let mut a = [0.0f32; 16];
-        a[..chunk.len()].copy_from_slice(chunk);
-        // SAFETY: `a` holds 16 elements.
-        unsafe { f(V::load_f32(a.as_ptr())).store_f32(a.as_mut_ptr()) };
-        chunk.copy_from_slice(&a[..chunk.len()]);
-    }
+/// Applies a vector expression of `$x` to the f32 slice `$v` in chunks of 16 (the last one
+/// loaded partially, padded with 0). A macro, not a function taking a closure: a closure does not inherit the
+/// kernel's target features, and the vector code in it would not be inlined (measured: the
+/// weights' sigmoid ran as calls, ~6% of a DeepSeek-V3 row).
+macro_rules! vmap {
+    ($V:ty, $v:expr, |$x:ident| $body:expr) => {
+        for chunk in $v.chunks_mut(16) {
+            let n = chunk.len();
+            // SAFETY: `n` elements in the chunk (masked partial loads and stores, no copies
+            // of variable length).
+            let $x = unsafe {
+                if n == 16 {
+                    <$V>::load_f32(chunk.as_ptr())
+                } else {
+                    <$V>::load_f32_partial(chunk.as_ptr(), n, 0.0)
+                }
+            };
+            let r: $V = $body;
+            // SAFETY: as above.
+            unsafe {
+                if n == 16 {
+                    r.store_f32(chunk.as_mut_ptr())
+                } else {
+                    r.store_f32_partial(chunk.as_mut_ptr(), n)
+                }
+            }
+        }
+    };
 }
 
 /// `exp(x - m)` for `x` below the finite `m`, each scaled by one common power of two (ratios
@@ -343,8 +374,11 @@ fn rank<V: V16>(ck: &[f32], ci: impl Fn(usize) -> u32, c: usize, k: usize, out: 
             // `gt` and the equal-and-below bits are disjoint: one popcount.
             r += (gt | (ge & below)).count_ones();
         }
-        // Branch-free: ranks >= k land in the spare slot out[k].
-        out[(r as usize).min(k)] = ci(p);
+        // Branch-free: ranks >= k land in the spare slot out[k]. (`select_unpredictable`: as a
+        // plain `min` LLVM emitted a branch, mispredicted on about half the candidates;
+        // measured ~10% of a DeepSeek-V3 row.)
+        let r = r as usize;
+        out[std::hint::select_unpredictable(r < k, r, k)] = ci(p);
     }
 }
 
@@ -363,7 +397,7 @@ fn kth_lane<V: V16>(lm: V, k: usize) -> f32 {
         // longer shuffle sequence.)
         let i = std::hint::black_box(i) & 15;
         let c = lm.mask_ge(V::splat(a[i])).count_ones() as usize;
-        ok[i] = if c >= k { a[i] } else { ninf };
+        ok[i] = std::hint::select_unpredictable(c >= k, a[i], ninf);
     }
     // SAFETY: `ok` holds 16 elements.
     unsafe { V::load_f32(ok.as_ptr()) }.hmax()
@@ -409,44 +443,10 @@ fn select<V: V16>(keys: &[f32], n: usize, k: usize, out: &mut [u32]) {
             overflow = true;
             break;
         }
-        // SAFETY: c <= CANDIDATES, and both arrays have 16 elements of slack.
-        unsafe {
-            kv.compress_store(m, ck.as_mut_ptr().add(c));
-            c += iota
-                .add(V::splat((16 * i) as f32))
-                .compress_store(m, cidx.as_mut_ptr().add(c));
-        }
-    }
-    // Lanes past c hold stale values from the full-width stores: reset to -inf.
-    ck[c..].fill(ninf);
-    // Ranking costs c * c / 16 steps: while there are many more candidates than k (ties of
-    // lane maxima, structured rows), tighten the bound on the candidates themselves and
-    // compress them in place (writes never pass the vector being read).
-    if !overflow && k <= 16 && c > 2 * k + 8 {
-        let ncv = c.div_ceil(16);
-        let mut lm = V::splat(ninf);
-        for i in 0..ncv {
-            // SAFETY: inside the candidate arrays.
-            lm = unsafe { V::load_f32(ck.as_ptr().add(16 * i)) }.max(lm);
-        }
-        let tv = V::splat(kth_lane(lm, k));
-        let mut c2 = 0;
-        for i in 0..ncv {
-            // SAFETY: inside the candidate arrays; c2 <= 16 * i, so the stores end within
-            // the vector just loaded.
-            unsafe {
-                let kv = V::load_f32(ck.as_ptr().add(16 * i));
-                let iv = V::load_f32(cidx.as_ptr().add(16 * i));
-                let m = kv.mask_ge(tv);
-                kv.compress_store(m, ck.as_mut_ptr().add(c2));
-                c2 += iv.compress_store(m, cidx.as_mut_ptr().add(c2));
-            }
-        }
-        c = c2;
-        ck[c..].fill(ninf);
+        push_candidates(kv, m, 16 * i, iota, &mut ck, &mut cidx, &mut c);
     }
     if !overflow {
-        rank::<V>(&ck, |p| cidx[p] as u32, c, k, out);
+        rank_candidates::<V>(&mut ck, &mut cidx, c, k, out);
         return;
     }
     // A heap of the k best so far, worst at the root.
@@ -492,6 +492,82 @@ fn select<V: V16>(keys: &[f32], n: usize, k: usize, out: &mut [u32]) {
     heap.sort_unstable_by(|&a, &b| order(keys, a, b));
 }
 
+/// Appends the lanes of `kv` set in `m` (the experts `first + lane`) to the candidates:
+/// keys to `ck`, indices as exact floats to `cidx` (`iota` holds 0..16), at `c`, which it
+/// advances. The caller checks that `c + popcount(m) <= CANDIDATES`.
+#[inline(always)]
+fn push_candidates<V: V16>(
+    kv: V,
+    m: u32,
+    first: usize,
+    iota: V,
+    ck: &mut [f32; CANDIDATES + 16],
+    cidx: &mut [f32; CANDIDATES + 16],
+    c: &mut usize,
+) {
+    assert!(*c <= CANDIDATES);
+    // SAFETY: c <= CANDIDATES, and both arrays have 16 elements of slack.
+    unsafe {
+        kv.compress_store(m, ck.as_mut_ptr().add(*c));
+        *c += iota
+            .add(V::splat(first as f32))
+            .compress_store(m, cidx.as_mut_ptr().add(*c));
+    }
+}
+
+/// Sets the 16 keys from `c <= CANDIDATES` to −inf.
+#[inline(always)]
+fn reset_tail<V: V16>(ck: &mut [f32; CANDIDATES + 16], c: usize) {
+    assert!(c <= CANDIDATES);
+    // SAFETY: c + 16 <= CANDIDATES + 16 elements.
+    unsafe { V::splat(f32::NEG_INFINITY).store_f32(ck.as_mut_ptr().add(c)) };
+}
+
+/// Ranks the `c <= CANDIDATES` candidates compressed into `ck` (keys) / `cidx` (expert
+/// indices as exact floats, ascending) and puts the `k` first in the total order into
+/// `out[..k]` (`out` holds at least k + 1); every expert that can be among the first k must be
+/// a candidate. Stale lanes past `c` are reset here.
+#[inline(always)]
+fn rank_candidates<V: V16>(
+    ck: &mut [f32; CANDIDATES + 16],
+    cidx: &mut [f32; CANDIDATES + 16],
+    mut c: usize,
+    k: usize,
+    out: &mut [u32],
+) {
+    let ninf = f32::NEG_INFINITY;
+    // Lanes past c hold stale values from the full-width stores: reset to -inf (one vector
+    // store, c <= CANDIDATES; a fill of variable length was a call with branches).
+    reset_tail::<V>(ck, c);
+    // Ranking costs c * c / 16 steps: while there are many more candidates than k (ties of
+    // lane maxima, structured rows), tighten the bound on the candidates themselves and
+    // compress them in place (writes never pass the vector being read).
+    if k <= 16 && c > 2 * k + 8 {
+        let ncv = c.div_ceil(16);
+        let mut lm = V::splat(ninf);
+        for i in 0..ncv {
+            // SAFETY: inside the candidate arrays.
+            lm = unsafe { V::load_f32(ck.as_ptr().add(16 * i)) }.max(lm);
+        }
+        let tv = V::splat(kth_lane(lm, k));
+        let mut c2 = 0;
+        for i in 0..ncv {
+            // SAFETY: inside the candidate arrays; c2 <= 16 * i, so the stores end within
+            // the vector just loaded.
+            unsafe {
+                let kv = V::load_f32(ck.as_ptr().add(16 * i));
+                let iv = V::load_f32(cidx.as_ptr().add(16 * i));
+                let m = kv.mask_ge(tv);
+                kv.compress_store(m, ck.as_mut_ptr().add(c2));
+                c2 += iv.compress_store(m, cidx.as_mut_ptr().add(c2));
+            }
+        }
+        c = c2;
+        reset_tail::<V>(ck, c);
+    }
+    rank::<V>(ck, |p| cidx[p] as u32, c, k, out);
+}
+
 /// The key of a group of `nv` whole vectors of keys at `k`: lane-wise best (`m1`) and second
 /// best (`m2`) over the vectors, then across lanes. For `SUM_TOP2`, the second best is the
 /// best lane again if two lanes hold the maximum, else the best of `m2` and of `m1` without
@@ -522,6 +598,64 @@ unsafe fn group_key<V: V16>(k: *const f32, nv: usize, how: GroupScore) -> f32 {
     };
     let s = t1 + t2;
     if s.is_nan() { f32::NEG_INFINITY } else { s }
+}
+
+/// Lanes `2i` and `2i + 1` of [`group_tops`]' results belong to group `GROUP_LANES[i]`.
+const GROUP_LANES: [usize; 8] = [0, 4, 2, 6, 1, 5, 3, 7];
+
+/// The two best of two (best, second best) pairs, lane-wise (repeats counted).
+#[inline(always)]
+fn merge_top2<V: V16>(a: (V, V), b: (V, V)) -> (V, V) {
+    (a.0.max(b.0), a.0.min(b.0).max(a.1.max(b.1)))
+}
+
+/// One level of [`group_tops`]: the pairs of `a` and `b` cut into blocks of `W` lanes and the
+/// even and odd blocks merged.
+#[inline(always)]
+fn merge_level<V: V16, const W: usize>(a: (V, V), b: (V, V)) -> (V, V) {
+    let (p1, q1) = V::pair_blocks::<W>(a.0, b.0);
+    let (p2, q2) = V::pair_blocks::<W>(a.1, b.1);
+    merge_top2((p1, p2), (q1, q2))
+}
+
+/// The best and second best key (repeats counted) of each of `g <= 8` groups of `gv` whole
+/// vectors of keys at `k`, all groups at once: lane-wise over each group's vectors, then one
+/// reduction of the 8 groups' lane pairs in four levels of [`V16::pair_blocks`] (blocks of 8,
+/// 4, 2, 1 lanes), 8 permutes and 24 lane-wise operations in all instead of two horizontal
+/// reductions per group. Lanes `2i` and `2i + 1` of both results hold group `GROUP_LANES[i]`
+/// (missing groups: −inf).
+///
+/// # Safety
+/// `16 * g * gv` readable keys at `k` (no NaN).
+#[inline(always)]
+unsafe fn group_tops<V: V16>(k: *const f32, g: usize, gv: usize) -> (V, V) {
+    let ninf = V::splat(f32::NEG_INFINITY);
+    let mut t = [(ninf, ninf); 8];
+    for (j, t) in t.iter_mut().enumerate().take(g) {
+        // SAFETY: inside group j (caller).
+        unsafe {
+            let base = k.add(16 * gv * j);
+            let (mut m1, mut m2) = (V::load_f32(base), ninf);
+            for i in 1..gv {
+                let v = V::load_f32(base.add(16 * i));
+                m2 = m2.max(m1.min(v));
+                m1 = m1.max(v);
+            }
+            *t = (m1, m2);
+        }
+    }
+    // Blocks of 8: [g0 g1], [g2 g3], [g4 g5], [g6 g7]; of 4: [g0 g2 g1 g3], [g4 g6 g5 g7];
+    // of 2: [g0 g4 g2 g6 g1 g5 g3 g7] two lanes each; of 1: each pair of lanes merged.
+    // (No closures such as `array::from_fn`: they do not inherit the kernel's target features,
+    // and the intrinsics in them become calls.)
+    let r0 = merge_level::<V, 8>(t[0], t[1]);
+    let r1 = merge_level::<V, 8>(t[2], t[3]);
+    let r2 = merge_level::<V, 8>(t[4], t[5]);
+    let r3 = merge_level::<V, 8>(t[6], t[7]);
+    let r0 = merge_level::<V, 4>(r0, r1);
+    let r1 = merge_level::<V, 4>(r2, r3);
+    let r = merge_level::<V, 2>(r0, r1);
+    merge_level::<V, 1>(r, r)
 }
 
 /// The selection key of vector `i`: score + bias, −inf for a NaN or −inf logit (the padding
@@ -569,6 +703,21 @@ pub unsafe fn gate_rows<V: V16, T: Elem, const FUSED: bool>(
     w: *mut f32,
     scratch: &mut Scratch,
 ) {
+    if p.grouped() {
+        for r in 0..rows {
+            // SAFETY: forwarded contract, row r.
+            unsafe {
+                gate_row_grouped::<V, T, FUSED>(
+                    p,
+                    x.add(r * stride),
+                    ids.add(r * p.k),
+                    w.add(r * p.k),
+                    scratch,
+                )
+            }
+        }
+        return;
+    }
     for r in 0..rows {
         // SAFETY: forwarded contract, row r.
         unsafe {
@@ -1021,8 +1170,8 @@ unsafe fn gate_row<V: V16, T: Elem, const FUSED: bool>(
     if !stored_scores {
         match p.score {
             Score::Identity => {}
-            Score::Sigmoid => vmap::<V>(wt, sigmoid::<V, FUSED>),
-            Score::SqrtSoftplus => vmap::<V>(wt, sqrt_softplus::<V, FUSED>),
+            Score::Sigmoid => vmap!(V, wt, |v| sigmoid::<V, FUSED>(v)),
+            Score::SqrtSoftplus => vmap!(V, wt, |v| sqrt_softplus::<V, FUSED>(v)),
             Score::Softmax if soft_finite => {
                 let inv = 1.0 / soft_sum; // one division a row; f64 keeps it exact enough
                 for v in wt.iter_mut() {
@@ -1042,9 +1191,174 @@ unsafe fn gate_row<V: V16, T: Elem, const FUSED: bool>(
             }
         }
     }
+    // SAFETY: k writable elements at ids (caller).
+    unsafe { finish::<V, FUSED>(p, wt, sel, keys, ids) };
+}
+
+/// [`gate_row`] for the plans of [`Plan::grouped`] (DeepSeek-V3's router): keys in one pass
+/// (the same scores and keys as [`gate_row`]), every group's top two at once ([`group_tops`]), the kept
+/// groups chosen among at most 8 group keys, and candidates only from the kept groups: every
+/// key `>=` the smallest second-best key of a kept group when `k <= 2 topk_group` (those
+/// second bests and the bests above them are `2 topk_group >= k` distinct experts), else
+/// `>=` the k-th largest lane maximum of the kept groups. The weights come from the score
+/// function of the k selected logits, as in [`gate_row`]. The rare rows with more than
+/// `CANDIDATES` candidates (ties, −inf keys) go through [`select`] over all keys with the
+/// other groups masked.
+///
+/// # Safety
+/// As for [`gate_row`], and `p.grouped()`.
+#[inline(always)]
+unsafe fn gate_row_grouped<V: V16, T: Elem, const FUSED: bool>(
+    p: &Plan,
+    x: *const T::S,
+    ids: *mut i32,
+    w: *mut f32,
+    scratch: &mut Scratch,
+) {
+    let (e, k, g, tg) = (p.experts, p.k, p.groups, p.topk_group);
+    let (nv, gv) = (e / 16, e / g / 16); // whole vectors (p.grouped())
+    let ninf = f32::NEG_INFINITY;
+    let vninf = V::splat(ninf);
+    let (xs, rest) = scratch.f.split_at_mut(e);
+    let (keys, rest) = rest.split_at_mut(e);
+    let gkeys = &mut rest[e..e + 16];
+    let sel = &mut scratch.u[..];
+    let logit_keys = p.keys_are_logits();
+
+    // 1. Widen (NaN kept in xs) and form the keys.
+    for i in 0..nv {
+        // SAFETY: 16 elements of the row at this offset (E is whole vectors); the scratch
+        // buffers hold nv vectors.
+        unsafe {
+            let v: V = T::load(x.add(16 * i));
+            v.store_f32(xs.as_mut_ptr().add(16 * i));
+            let key = if logit_keys {
+                v.max(vninf) // NaN -> -inf
+            } else {
+                let s = match p.score {
+                    Score::Sigmoid => sigmoid::<V, FUSED>(v),
+                    Score::SqrtSoftplus => sqrt_softplus::<V, FUSED>(v),
+                    _ => v,
+                };
+                biased_key::<V>(p, v, s, i)
+            };
+            key.store_f32(keys.as_mut_ptr().add(16 * i));
+        }
+    }
+
+    // 2. Group keys, the kept groups (as bits) and the threshold of the candidates.
+    // SAFETY: g groups of gv vectors of keys.
+    let (t1, t2) = unsafe { group_tops::<V>(keys.as_ptr(), g, gv) };
+    let gk = match p.group_score {
+        GroupScore::Max => t1,
+        GroupScore::SumTop2 => t1.add(t2).max(vninf), // inf - inf -> -inf
+    };
+    let (mut a, mut b) = ([0.0f32; 16], [0.0f32; 16]);
+    // SAFETY: `a` and `b` hold 16 elements.
+    unsafe {
+        gk.store_f32(a.as_mut_ptr());
+        t2.store_f32(b.as_mut_ptr());
+    }
+    gkeys.fill(ninf);
+    let mut second = [ninf; GROUPED_MAX_GROUPS];
+    for (i, &j) in GROUP_LANES.iter().enumerate() {
+        if j < g {
+            gkeys[j] = a[2 * i];
+            second[j] = b[2 * i];
+        }
+    }
+    select::<V>(gkeys, g, tg, sel);
+    let kept = sel[..tg].iter().fold(0u32, |m, &j| m | 1 << j);
+    let t = if k <= 2 * tg {
+        sel[..tg]
+            .iter()
+            .fold(f32::INFINITY, |t, &j| t.min(second[j as usize]))
+    } else {
+        let mut lm = vninf;
+        for j in 0..g {
+            if kept & 1 << j != 0 {
+                for i in j * gv..(j + 1) * gv {
+                    // SAFETY: vector i lies inside the keys.
+                    lm = unsafe { V::load_f32(keys.as_ptr().add(16 * i)) }.max(lm);
+                }
+            }
+        }
+        kth_lane(lm, k)
+    };
+
+    // 3. Candidates from the kept groups, in expert order, then the ranking.
+    let tv = V::splat(t);
+    let mut ck = [ninf; CANDIDATES + 16];
+    let mut cidx = [0.0f32; CANDIDATES + 16];
+    let lanes: [f32; 16] = std::array::from_fn(|l| l as f32);
+    // SAFETY: `lanes` holds 16 elements.
+    let iota = unsafe { V::load_f32(lanes.as_ptr()) };
+    let mut c = 0;
+    let mut overflow = false;
+    // The kept groups in ascending order by their bits: tg iterations, a loop the branch
+    // predictor learns (a test per group mispredicts on about half the rows).
+    let mut bits = kept;
+    'groups: while bits != 0 {
+        let j = bits.trailing_zeros() as usize;
+        bits &= bits - 1;
+        for i in j * gv..(j + 1) * gv {
+            // SAFETY: vector i lies inside the keys.
+            let kv = unsafe { V::load_f32(keys.as_ptr().add(16 * i)) };
+            let m = kv.mask_ge(tv);
+            if c + m.count_ones() as usize > CANDIDATES {
+                overflow = true;
+                break 'groups;
+            }
+            push_candidates(kv, m, 16 * i, iota, &mut ck, &mut cidx, &mut c);
+        }
+    }
+    if overflow {
+        for j in 0..g {
+            if kept & 1 << j == 0 {
+                keys[j * gv * 16..(j + 1) * gv * 16].fill(ninf);
+            }
+        }
+        select::<V>(keys, e, k, sel);
+    } else {
+        rank_candidates::<V>(&mut ck, &mut cidx, c, k, sel);
+    }
+
+    // 4. The scores of the selected (recomputed for the k: cheaper than storing every
+    // score), then the weights, in place in the caller's row.
+    // SAFETY: k writable elements at w (caller).
+    let wt = unsafe { std::slice::from_raw_parts_mut(w, k) };
+    for (v, &j) in wt.iter_mut().zip(sel.iter()) {
+        let j = j as usize;
+        *v = if keys[j] == ninf { ninf } else { xs[j] };
+    }
+    match p.score {
+        Score::Sigmoid => vmap!(V, wt, |v| sigmoid::<V, FUSED>(v)),
+        Score::SqrtSoftplus => vmap!(V, wt, |v| sqrt_softplus::<V, FUSED>(v)),
+        _ => {}
+    }
+    // SAFETY: k writable elements at ids (caller).
+    unsafe { finish::<V, FUSED>(p, wt, sel, keys, ids) };
+}
+
+/// The last stages of the weights, shared by the row kernels: `post_fn`, 0 for experts with
+/// a −inf key, `normalize`, `scale`; then the ids. `wt` holds the k selected scores, `sel`
+/// their experts in order.
+///
+/// # Safety
+/// `k` writable elements at `ids`.
+#[inline(always)]
+unsafe fn finish<V: V16, const FUSED: bool>(
+    p: &Plan,
+    wt: &mut [f32],
+    sel: &[u32],
+    keys: &[f32],
+    ids: *mut i32,
+) {
+    let ninf = f32::NEG_INFINITY;
+    let k = p.k;
     match p.post {
         Post::None => {}
-        Post::Sigmoid => vmap::<V>(wt, sigmoid::<V, FUSED>),
+        Post::Sigmoid => vmap!(V, wt, |v| sigmoid::<V, FUSED>(v)),
         Post::Softmax => {
             let mk = wt.iter().fold(ninf, |a, &b| a.max(b));
             if !share_infinite(wt) {
@@ -1053,9 +1367,9 @@ unsafe fn gate_row<V: V16, T: Elem, const FUSED: bool>(
                 } else {
                     let ep = params_for_max(mk);
                     if ep.shift != 0.0 {
-                        vmap::<V>(wt, |v| exp_rel::<V, FUSED, true>(v, &ep));
+                        vmap!(V, wt, |v| exp_rel::<V, FUSED, true>(v, &ep));
                     } else {
-                        vmap::<V>(wt, |v| exp_rel::<V, FUSED, false>(v, &ep));
+                        vmap!(V, wt, |v| exp_rel::<V, FUSED, false>(v, &ep));
                     }
                     let inv = 1.0 / wt.iter().map(|&v| f64::from(v)).sum::<f64>();
                     for v in wt.iter_mut() {

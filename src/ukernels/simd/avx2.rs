@@ -187,6 +187,47 @@ impl V16 for A16 {
         }
     }
     #[inline(always)]
+    fn pair_blocks<const W: usize>(a: Self, b: Self) -> (Self, Self) {
+        const { assert!(W == 1 || W == 2 || W == 4 || W == 8) };
+        // SAFETY: see the impl comment. Blocks of 8 are the halves; of 4, 128-bit lanes; of 2
+        // and 1, `shufps` within 128-bit lanes (then `[a0, a2, b0, b2]` reordered).
+        unsafe {
+            match W {
+                8 => (A16(a.0, b.0), A16(a.1, b.1)),
+                4 => (
+                    A16(
+                        _mm256_permute2f128_ps::<0x20>(a.0, b.0),
+                        _mm256_permute2f128_ps::<0x20>(a.1, b.1),
+                    ),
+                    A16(
+                        _mm256_permute2f128_ps::<0x31>(a.0, b.0),
+                        _mm256_permute2f128_ps::<0x31>(a.1, b.1),
+                    ),
+                ),
+                2 => (
+                    A16(
+                        _mm256_shuffle_ps::<0x44>(a.0, b.0),
+                        _mm256_shuffle_ps::<0x44>(a.1, b.1),
+                    ),
+                    A16(
+                        _mm256_shuffle_ps::<0xEE>(a.0, b.0),
+                        _mm256_shuffle_ps::<0xEE>(a.1, b.1),
+                    ),
+                ),
+                _ => (
+                    A16(
+                        _mm256_permute_ps::<0xD8>(_mm256_shuffle_ps::<0x88>(a.0, b.0)),
+                        _mm256_permute_ps::<0xD8>(_mm256_shuffle_ps::<0x88>(a.1, b.1)),
+                    ),
+                    A16(
+                        _mm256_permute_ps::<0xD8>(_mm256_shuffle_ps::<0xDD>(a.0, b.0)),
+                        _mm256_permute_ps::<0xD8>(_mm256_shuffle_ps::<0xDD>(a.1, b.1)),
+                    ),
+                ),
+            }
+        }
+    }
+    #[inline(always)]
     fn transpose16(rows: [Self; 16]) -> [Self; 16] {
         // Four 8 x 8 transposes: column c < 8 comes from the rows' low halves, c >= 8 from
         // the high halves; lanes 0..8 from rows 0..8, lanes 8..16 from rows 8..16.

@@ -9,6 +9,26 @@ use crate::ukernels::vcvt::avx512 as cvt;
 #[derive(Clone, Copy, Debug)]
 pub struct Z16(pub __m512);
 
+/// The `_mm512_permutex2var_ps` indices of [`V16::pair_blocks`] for W = 1, 2, 4, 8 (even
+/// result, odd result).
+const PAIR_BLOCKS: [[[i32; 16]; 2]; 4] = {
+    const fn idx(w: usize, odd: usize) -> [i32; 16] {
+        let mut a = [0; 16];
+        let mut i = 0;
+        while i < 16 {
+            a[i] = super::pair_blocks_source(w, i, odd) as i32;
+            i += 1;
+        }
+        a
+    }
+    [
+        [idx(1, 0), idx(1, 1)],
+        [idx(2, 0), idx(2, 1)],
+        [idx(4, 0), idx(4, 1)],
+        [idx(8, 0), idx(8, 1)],
+    ]
+};
+
 #[inline(always)]
 fn mask(n: usize) -> __mmask16 {
     ((1u32 << n) - 1) as __mmask16
@@ -165,6 +185,22 @@ impl V16 for Z16 {
             let e = _mm512_add_pd(acc[0], acc[1]); // (i, i+8)
             let f = _mm256_add_pd(_mm512_castpd512_pd256(e), _mm512_extractf64x4_pd::<1>(e)); // (i, i+4)
             super::avx2::dsum4(f) // (i, i+2), (0, 1)
+        }
+    }
+    #[inline(always)]
+    fn pair_blocks<const W: usize>(a: Self, b: Self) -> (Self, Self) {
+        const { assert!(W == 1 || W == 2 || W == 4 || W == 8) };
+        let t = &PAIR_BLOCKS[W.trailing_zeros() as usize & 3];
+        // SAFETY: see the impl comment; each index row holds 16 i32.
+        unsafe {
+            let (i0, i1) = (
+                _mm512_loadu_si512(t[0].as_ptr().cast()),
+                _mm512_loadu_si512(t[1].as_ptr().cast()),
+            );
+            (
+                Z16(_mm512_permutex2var_ps(a.0, i0, b.0)),
+                Z16(_mm512_permutex2var_ps(a.0, i1, b.0)),
+            )
         }
     }
     #[inline(always)]

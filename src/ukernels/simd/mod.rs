@@ -120,6 +120,31 @@ pub trait V16: Copy {
         std::array::from_fn(|i| unsafe { Self::load_f32(t[i].as_ptr()) })
     }
 
+    /// With `a` and `b` cut into blocks of `W` lanes (`W` = 1, 2, 4 or 8): the even blocks of
+    /// `a` and `b` alternating, `[a0, b0, a2, b2, ..]`, and the odd ones, `[a1, b1, a3, b3, ..]`
+    /// (block `i` of `a` is lanes `W i .. W (i + 1)`). One level of a reduction of several
+    /// vectors at once: lane-wise operations on the two results combine lanes of the same
+    /// source vector, and the output holds both sources' partial results.
+    #[inline(always)]
+    fn pair_blocks<const W: usize>(a: Self, b: Self) -> (Self, Self) {
+        const { assert!(W == 1 || W == 2 || W == 4 || W == 8) };
+        let (mut x, mut y) = ([0.0f32; 16], [0.0f32; 16]);
+        // SAFETY: `x` and `y` hold 16 elements.
+        unsafe {
+            a.store_f32(x.as_mut_ptr());
+            b.store_f32(y.as_mut_ptr());
+        }
+        let pick = |odd: usize| -> [f32; 16] {
+            std::array::from_fn(|i| {
+                let src = pair_blocks_source(W, i, odd);
+                if src & 16 == 0 { x[src] } else { y[src & 15] }
+            })
+        };
+        let (p, q) = (pick(0), pick(1));
+        // SAFETY: `p` and `q` hold 16 elements.
+        unsafe { (Self::load_f32(p.as_ptr()), Self::load_f32(q.as_ptr())) }
+    }
+
     /// Loads 16 f32.
     ///
     /// # Safety
@@ -329,6 +354,14 @@ elem!(
     cvt::bf16_to_f32,
     cvt::f32_to_bf16
 );
+
+/// The source of lane `i` of [`V16::pair_blocks`]'s even (`odd` = 0) or odd (`odd` = 1)
+/// result: a lane of `a` (0..16) or of `b` (16 + lane), the `_mm512_permutex2var_ps` index.
+pub(crate) const fn pair_blocks_source(w: usize, i: usize, odd: usize) -> usize {
+    let q = i / w; // output block
+    let block = 2 * (q / 2) + odd; // source block
+    ((q % 2) << 4) | (block * w + i % w)
+}
 
 /// The shared lane-index tree of `hmax`/`dsum` on a plain array: (i, i+8), (i, i+4), (i, i+2),
 /// then (0, 1).
