@@ -703,31 +703,16 @@ pub unsafe fn gate_rows<V: V16, T: Elem, const FUSED: bool>(
     w: *mut f32,
     scratch: &mut Scratch,
 ) {
-    if p.grouped() {
-        for r in 0..rows {
-            // SAFETY: forwarded contract, row r.
-            unsafe {
-                gate_row_grouped::<V, T, FUSED>(
-                    p,
-                    x.add(r * stride),
-                    ids.add(r * p.k),
-                    w.add(r * p.k),
-                    scratch,
-                )
-            }
-        }
-        return;
-    }
+    let grouped = p.grouped();
     for r in 0..rows {
         // SAFETY: forwarded contract, row r.
         unsafe {
-            gate_row::<V, T, FUSED>(
-                p,
-                x.add(r * stride),
-                ids.add(r * p.k),
-                w.add(r * p.k),
-                scratch,
-            )
+            let (x, ids, w) = (x.add(r * stride), ids.add(r * p.k), w.add(r * p.k));
+            if grouped {
+                gate_row_grouped::<V, T, FUSED>(p, x, ids, w, scratch)
+            } else {
+                gate_row::<V, T, FUSED>(p, x, ids, w, scratch)
+            }
         }
     }
 }
