@@ -316,7 +316,7 @@ fn near(a: f64, b: f64) -> bool {
     a == b || (a - b).abs() <= 1e-6 * a.abs().max(b.abs()) + 1e-30
 }
 
-/// The kept-group sets other than the reference's that a near-tie of group keys allows: the
+/// Every kept-group set that a near-tie of group keys allows (the reference's among them): the
 /// groups clearly above the `topk_group`-th group key, plus any choice among the groups
 /// within [`near`] of it (the kernel sums f32 keys; two groups whose exact sums differ by
 /// less than that rounding may rank either way).
