@@ -144,21 +144,45 @@ fn level<V: Q16>(x: V, id: V, m: V, add: f32, cap: f32) -> V {
 /// Blocks per group.
 const GROUP: usize = 16;
 
-/// The 32-element blocks of one group (blocks `n..16` are zero).
-type Group<V> = [[V; 2]; GROUP];
+/// The 32-element blocks of one group, read from the caller's memory where they are used
+/// (blocks `n..16` read as zeros). Not a loaded copy: a 2 KB array of vectors went through
+/// the stack (zeroed, stored, moved: a fifth of Q4_0's quantize profile in memset/memmove
+/// alone); the second read of a block comes from L1.
+struct Group<E: Elem> {
+    x: *const E::S,
+    n: usize,
+}
 
-/// Loads `n <= 16` blocks of 32 elements.
-///
-/// # Safety
-/// `32 * n` readable elements at `x`.
-#[inline(always)]
-unsafe fn load_group<V: Q16, E: Elem>(x: *const E::S, n: usize) -> Group<V> {
-    let mut g = [[V::splat(0.0); 2]; GROUP];
-    for (k, b) in g.iter_mut().enumerate().take(n) {
-        // SAFETY: block k < n is readable (caller).
-        *b = unsafe { load::<V, E, 2>(x.add(QK * k)) };
+// Manual impls: a derive would require `E: Copy`.
+impl<E: Elem> Clone for Group<E> {
+    fn clone(&self) -> Self {
+        *self
     }
-    g
+}
+
+impl<E: Elem> Copy for Group<E> {}
+
+impl<E: Elem> Group<E> {
+    /// The `n <= 16` blocks of 32 elements at `x`.
+    ///
+    /// # Safety
+    /// `32 * n` readable elements at `x` for as long as the group is used.
+    #[inline(always)]
+    unsafe fn new(x: *const E::S, n: usize) -> Self {
+        debug_assert!(n <= GROUP);
+        Self { x, n }
+    }
+
+    /// Block `k` (zeros for `k >= n`).
+    #[inline(always)]
+    fn block<V: Q16>(self, k: usize) -> [V; 2] {
+        if k < self.n {
+            // SAFETY: block k < n is readable (`new`'s contract).
+            unsafe { load::<V, E, 2>(self.x.add(QK * k)) }
+        } else {
+            [V::splat(0.0); 2]
+        }
+    }
 }
 
 /// A vector from 16 scalars.
@@ -200,11 +224,11 @@ fn inverse<V: Q16>(d: V) -> V {
 /// returns its second operand when the first is NaN, and the accumulator is always second).
 /// Their magnitudes' maximum is the block's amax (the reference's `amax < fabsf(v)` scan).
 #[inline(always)]
-fn group_extremes<V: Q16>(g: &Group<V>) -> (V, V) {
+fn group_extremes<V: Q16, E: Elem>(g: Group<E>) -> (V, V) {
     let zero = V::splat(0.0);
     let (mut hi, mut lo) = ([zero; GROUP], [zero; GROUP]);
     for k in 0..GROUP {
-        let [a, b] = g[k];
+        let [a, b] = g.block::<V>(k);
         hi[k] = b.max(a.max(zero));
         lo[k] = zero.sub(b).max(zero.sub(a).max(zero));
     }
@@ -213,11 +237,12 @@ fn group_extremes<V: Q16>(g: &Group<V>) -> (V, V) {
 
 /// Per block (lane k): the largest |x|, NaN skipped.
 #[inline(always)]
-fn group_amax<V: Q16>(g: &Group<V>) -> V {
+fn group_amax<V: Q16, E: Elem>(g: Group<E>) -> V {
     let zero = V::splat(0.0);
     let mut m = [zero; GROUP];
-    for k in 0..GROUP {
-        m[k] = g[k][1].abs().max(g[k][0].abs().max(zero));
+    for (k, m) in m.iter_mut().enumerate() {
+        let [a, b] = g.block::<V>(k);
+        *m = b.abs().max(a.abs().max(zero));
     }
     V::hmax16(&m)
 }
@@ -225,15 +250,15 @@ fn group_amax<V: Q16>(g: &Group<V>) -> V {
 /// Per block (lane k): ggml's signed max, the first element with the largest |x| (+0.0 when
 /// every |x| is 0). Only a block where both +amax and -amax occur needs the position.
 #[inline(always)]
-fn group_signed_max<V: Q16>(g: &Group<V>, n: usize) -> V {
+fn group_signed_max<V: Q16, E: Elem>(g: Group<E>) -> V {
     let zero = V::splat(0.0);
-    let (hi, lo) = group_extremes(g);
+    let (hi, lo) = group_extremes::<V, E>(g);
     let amax = hi.max(zero.sub(lo));
     let nonzero = amax.mask_gt(zero);
     let pos = hi.mask_ge(amax);
     let neg = zero.sub(lo).mask_ge(amax);
     let max = V::blend(nonzero, V::blend(pos, hi, lo), zero);
-    let both = pos & neg & nonzero & ((1u32 << n) - 1);
+    let both = pos & neg & nonzero & ((1u32 << g.n) - 1);
     if both == 0 {
         return max;
     }
@@ -241,7 +266,7 @@ fn group_signed_max<V: Q16>(g: &Group<V>, n: usize) -> V {
     let mut bits = both;
     while bits != 0 {
         let k = bits.trailing_zeros() as usize;
-        m[k] = first_abs_ge(&g[k], m[k].abs()).unwrap_or(0.0);
+        m[k] = first_abs_ge(&g.block::<V>(k), m[k].abs()).unwrap_or(0.0);
         bits &= bits - 1;
     }
     from_lanes(&m)
@@ -250,19 +275,23 @@ fn group_signed_max<V: Q16>(g: &Group<V>, n: usize) -> V {
 /// Per block (lane k): the reference's `min` and `max` (from ±FLT_MAX, NaN skipped; a ±0
 /// result carries the sign of the block's first zero, as the sequential scan keeps it).
 #[inline(always)]
-fn group_min_max<V: Q16>(g: &Group<V>, n: usize) -> (V, V) {
+fn group_min_max<V: Q16, E: Elem>(g: Group<E>) -> (V, V) {
     let zero = V::splat(0.0);
     let small = V::splat(-f32::MAX);
     let (mut hi, mut lo) = ([zero; GROUP], [zero; GROUP]);
     for k in 0..GROUP {
-        let [a, b] = g[k];
+        let [a, b] = g.block::<V>(k);
         hi[k] = b.max(a.max(small));
         lo[k] = zero.sub(b).max(zero.sub(a).max(small));
     }
     let (mut mn, mut mx) = (lanes(zero.sub(V::hmax16(&lo))), lanes(V::hmax16(&hi)));
-    for k in 0..n {
-        mn[k] = first_zero(&g[k], mn[k]);
-        mx[k] = first_zero(&g[k], mx[k]);
+    for k in 0..g.n {
+        // Only a ±0 result needs the block again.
+        if mn[k] == 0.0 || mx[k] == 0.0 {
+            let b = g.block::<V>(k);
+            mn[k] = first_zero(&b, mn[k]);
+            mx[k] = first_zero(&b, mx[k]);
+        }
     }
     (from_lanes(&mn), from_lanes(&mx))
 }
@@ -300,13 +329,13 @@ unsafe fn quantize_sym<V: Q16, E: Elem, const BITS: u32>(
     for g0 in (0..blocks).step_by(GROUP) {
         let n = GROUP.min(blocks - g0);
         // SAFETY: blocks g0..g0 + n are inside the caller's buffer.
-        let g = unsafe { load_group::<V, E>(x.add(QK * g0), n) };
-        let d = group_signed_max(&g, n).mul(V::splat(-1.0 / half));
+        let g = unsafe { Group::<E>::new(x.add(QK * g0), n) };
+        let d = group_signed_max::<V, E>(g).mul(V::splat(-1.0 / half));
         let (id, d16) = (lanes(inverse(d)), f16_lanes(d));
         for k in 0..n {
-            let idk = V::splat(id[k]);
-            let l0 = level::<V>(g[k][0], idk, V::splat(0.0), half + 0.5, cap);
-            let l1 = level::<V>(g[k][1], idk, V::splat(0.0), half + 0.5, cap);
+            let (idk, [a, b]) = (V::splat(id[k]), g.block::<V>(k));
+            let l0 = level::<V>(a, idk, V::splat(0.0), half + 0.5, cap);
+            let l1 = level::<V>(b, idk, V::splat(0.0), half + 0.5, cap);
             // SAFETY: block g0 + k is inside the caller's buffer.
             unsafe {
                 let out = q.add(bb * (g0 + k));
@@ -346,14 +375,14 @@ unsafe fn quantize_affine<V: Q16, E: Elem, const BITS: u32>(
     for g0 in (0..blocks).step_by(GROUP) {
         let n = GROUP.min(blocks - g0);
         // SAFETY: blocks g0..g0 + n are inside the caller's buffer.
-        let g = unsafe { load_group::<V, E>(x.add(QK * g0), n) };
-        let (min, max) = group_min_max(&g, n);
+        let g = unsafe { Group::<E>::new(x.add(QK * g0), n) };
+        let (min, max) = group_min_max::<V, E>(g);
         let d = max.sub(min).div(V::splat(steps));
         let (id, d16, m16, mins) = (lanes(inverse(d)), f16_lanes(d), f16_lanes(min), lanes(min));
         for k in 0..n {
-            let (idk, mk) = (V::splat(id[k]), V::splat(mins[k]));
-            let l0 = level::<V>(g[k][0], idk, mk, 0.5, cap);
-            let l1 = level::<V>(g[k][1], idk, mk, 0.5, cap);
+            let (idk, mk, [a, b]) = (V::splat(id[k]), V::splat(mins[k]), g.block::<V>(k));
+            let l0 = level::<V>(a, idk, mk, 0.5, cap);
+            let l1 = level::<V>(b, idk, mk, 0.5, cap);
             // SAFETY: block g0 + k is inside the caller's buffer.
             unsafe {
                 let out = q.add(bb * (g0 + k));
@@ -438,16 +467,16 @@ unsafe fn quantize_q8<V: Q16, E: Elem, const SUM: bool>(blocks: usize, x: *const
     for g0 in (0..blocks).step_by(GROUP) {
         let n = GROUP.min(blocks - g0);
         // SAFETY: blocks g0..g0 + n are inside the caller's buffer.
-        let g = unsafe { load_group::<V, E>(x.add(QK * g0), n) };
-        let d = group_amax(&g).div(V::splat(127.0));
+        let g = unsafe { Group::<E>::new(x.add(QK * g0), n) };
+        let d = group_amax::<V, E>(g).div(V::splat(127.0));
         let (id, d16) = (lanes(inverse(d)), f16_lanes(d));
         let mut sums = [0.0f32; GROUP];
         for k in 0..n {
-            let idk = V::splat(id[k]);
+            let (idk, [a, b]) = (V::splat(id[k]), g.block::<V>(k));
             // A NaN or out-of-range lane stores 0 (the reference's `(int8_t)` of it on x86)
             // and so adds 0 below.
-            let l0 = roundf(g[k][0].mul(idk));
-            let l1 = roundf(g[k][1].mul(idk));
+            let l0 = roundf(a.mul(idk));
+            let l1 = roundf(b.mul(idk));
             // SAFETY: block g0 + k is inside the caller's buffer.
             unsafe {
                 let out = q.add(bb * (g0 + k));
@@ -569,26 +598,27 @@ pub unsafe fn quantize_mxfp4<V: Q16, E: Elem>(blocks: usize, x: *const E::S, q: 
     for g0 in (0..blocks).step_by(GROUP) {
         let n = GROUP.min(blocks - g0);
         // SAFETY: blocks g0..g0 + n are inside the caller's buffer.
-        let g = unsafe { load_group::<V, E>(x.add(QK * g0), n) };
-        let amax = lanes(group_amax(&g));
-        for k in 0..n {
+        let g = unsafe { Group::<E>::new(x.add(QK * g0), n) };
+        let amax = lanes(group_amax::<V, E>(g));
+        for (k, &amax) in amax.iter().enumerate().take(n) {
             // SAFETY: block g0 + k is inside the caller's buffer (17 bytes at out).
             let out = unsafe { q.add(17 * (g0 + k)) };
-            if amax[k] == f32::INFINITY {
+            let [a, b] = g.block::<V>(k);
+            if amax == f32::INFINITY {
                 // An infinite element makes the scale tiny (e = 0) and the reference's errors
                 // round together for ordinary values; only its scan gives its bytes.
                 let mut buf = [0.0f32; QK];
                 // SAFETY: `buf` holds 32 elements; 17 bytes at out.
                 unsafe {
-                    g[k][0].store_f32(buf.as_mut_ptr());
-                    g[k][1].store_f32(buf.as_mut_ptr().add(16));
+                    a.store_f32(buf.as_mut_ptr());
+                    b.store_f32(buf.as_mut_ptr().add(16));
                     r::quantize_mxfp4(&buf, std::slice::from_raw_parts_mut(out, 17));
                 }
                 continue;
             }
-            let e = mxfp4_exponent(amax[k]);
+            let e = mxfp4_exponent(amax);
             let d = r::e8m0_half(e);
-            let (c0, c1) = (mxfp4_code(g[k][0], d), mxfp4_code(g[k][1], d));
+            let (c0, c1) = (mxfp4_code(a, d), mxfp4_code(b, d));
             // SAFETY: 17 bytes at out.
             unsafe {
                 out.write(e);
