@@ -286,12 +286,9 @@ fn group_min_max<V: Q16, E: Elem>(g: Group<E>) -> (V, V) {
     }
     let (mut mn, mut mx) = (lanes(zero.sub(V::hmax16(&lo))), lanes(V::hmax16(&hi)));
     for k in 0..g.n {
-        // Only a ±0 result needs the block again.
-        if mn[k] == 0.0 || mx[k] == 0.0 {
-            let b = g.block::<V>(k);
-            mn[k] = first_zero(&b, mn[k]);
-            mx[k] = first_zero(&b, mx[k]);
-        }
+        let b = g.block::<V>(k);
+        mn[k] = first_zero(&b, mn[k]);
+        mx[k] = first_zero(&b, mx[k]);
     }
     (from_lanes(&mn), from_lanes(&mx))
 }
