@@ -78,6 +78,9 @@ pub trait Q16: V16 {
     fn and_bits(self, mask: u32) -> Self;
     /// Lane-wise `(to_bits(lane) >> shift) as f32` for `shift` >= 1.
     fn bits_shr(self, shift: u32) -> Self;
+    /// Lane-wise `(to_bits(lane).wrapping_sub(1) >> shift) as f32` for `shift` >= 1: for a
+    /// positive normal lane, the bits of the float just below it.
+    fn prev_bits_shr(self, shift: u32) -> Self;
     /// Lane-wise count of the 255 sorted values below the lane (0 for NaN), given them in
     /// search-tree level order (`CodeBook::levels` of a 256-code book): `i = 2i + (v > node)`
     /// for eight levels.
@@ -246,6 +249,12 @@ impl Q16 for S16 {
     #[inline(always)]
     fn bits_shr(self, shift: u32) -> Self {
         S16(self.0.map(|v| (v.to_bits() >> shift) as f32))
+    }
+    #[inline(always)]
+    fn prev_bits_shr(self, shift: u32) -> Self {
+        S16(self
+            .0
+            .map(|v| (v.to_bits().wrapping_sub(1) >> shift) as f32))
     }
     #[inline(always)]
     fn int_to_bits(self) -> Self {

@@ -231,6 +231,18 @@ impl Q16 for A16 {
         }
     }
     #[inline(always)]
+    fn prev_bits_shr(self, shift: u32) -> Self {
+        // SAFETY: see the impl comment.
+        unsafe {
+            let (s, one) = (_mm_cvtsi32_si128(shift as i32), _mm256_set1_epi32(1));
+            let (a, b) = (_mm256_castps_si256(self.0), _mm256_castps_si256(self.1));
+            A16(
+                _mm256_cvtepi32_ps(_mm256_srl_epi32(_mm256_sub_epi32(a, one), s)),
+                _mm256_cvtepi32_ps(_mm256_srl_epi32(_mm256_sub_epi32(b, one), s)),
+            )
+        }
+    }
+    #[inline(always)]
     unsafe fn lookup(table: *const f32, idx: Self) -> Self {
         // SAFETY: every index inside the table (caller); see the impl comment.
         unsafe {

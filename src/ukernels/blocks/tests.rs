@@ -199,6 +199,59 @@ fn kernels_match_reference_bf16() {
     check::<Bf16>(&impls!(Bf16));
 }
 
+/// MXFP4's code selection at every decision point: each midpoint between two code magnitudes
+/// (`MID·d`, where a tie goes low), the floats just above and below it, the quarter-octave grid
+/// points between midpoints, and values just above `d/2`, both signs, for block maxima from
+/// subnormal to huge (d from subnormal, where the kernels count compares, to 2^127).
+#[test]
+fn mxfp4_codes_at_every_midpoint() {
+    use super::reference as r;
+    const MID: [f32; 7] = [0.5, 1.5, 2.5, 3.5, 5.0, 7.0, 10.0];
+    const GRID: [f32; 8] = [0.625, 0.75, 1.25, 1.75, 3.0, 4.0, 6.0, 12.0];
+    let impls = impls!(F32);
+    let mut rng = Rng(0x51ED_2701);
+    let mut x = Vec::new();
+    let mut maxima: Vec<f32> = (-149..=127).map(|k| 2f32.powi(k)).collect();
+    maxima.extend((-149..=127).map(|k| 2f32.powi(k) * 1.9));
+    for amax in maxima {
+        let d = r::e8m0_half(r::mxfp4_exponent(amax));
+        let mut points = Vec::new();
+        for m in MID.iter().chain(&GRID) {
+            let v = m * d;
+            points.extend([v, v.next_up(), v.next_down()]);
+        }
+        points.extend([(0.5 * d).next_up(), 0.5 * d, 0.0]);
+        // Keep every point inside the block's maximum (the exponent comes from amax).
+        points.retain(|v| v.abs() <= amax);
+        for chunk in points.chunks(31) {
+            x.push(amax);
+            for i in 0..31 {
+                let v = chunk.get(i).copied().unwrap_or(0.0);
+                x.push(if rng.below(2) == 0 { v } else { -v });
+            }
+        }
+    }
+    let blocks = x.len() / 32;
+    let mut want = vec![0u8; 17 * blocks];
+    for (b, out) in want.chunks_mut(17).enumerate() {
+        r::quantize_mxfp4(&x[32 * b..32 * b + 32], out);
+    }
+    let f = Format::Mxfp4;
+    for (name, q, _) in &impls {
+        let mut got = vec![0xA5u8; 17 * blocks];
+        // SAFETY: buffers sized for `blocks` blocks.
+        unsafe { q[f.index()](blocks, x.as_ptr(), got.as_mut_ptr()) };
+        for b in 0..blocks {
+            assert_eq!(
+                got[17 * b..17 * b + 17],
+                want[17 * b..17 * b + 17],
+                "{name} MXFP4 block {b}: {:?}",
+                &x[32 * b..32 * b + 32]
+            );
+        }
+    }
+}
+
 #[test]
 fn reference_facts() {
     use super::reference as r;
