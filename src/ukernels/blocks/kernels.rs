@@ -597,7 +597,7 @@ fn mxfp4_code<V: Q16>(x: V, d: f32) -> V {
     let above = a.mask_gt(V::splat(half));
     let c = if half >= f32::MIN_POSITIVE {
         let base = ((half.to_bits() >> 21) + 4) as f32;
-        let j = a.prev_bits_shr(21).sub(V::splat(base));
+        let j = a.bits_sub_shr(1, 21).sub(V::splat(base));
         let j = j.max(zero).min(V::splat(15.0));
         V::blend(above, V::permute(from_lanes(&CODE), j), zero)
     } else {

@@ -77,10 +77,13 @@ pub trait Q16: V16 {
     /// Lane-wise `from_bits(to_bits(lane) & mask)`.
     fn and_bits(self, mask: u32) -> Self;
     /// Lane-wise `(to_bits(lane) >> shift) as f32` for `shift` >= 1.
-    fn bits_shr(self, shift: u32) -> Self;
-    /// Lane-wise `(to_bits(lane).wrapping_sub(1) >> shift) as f32` for `shift` >= 1: for a
-    /// positive normal lane, the bits of the float just below it.
-    fn prev_bits_shr(self, shift: u32) -> Self;
+    #[inline(always)]
+    fn bits_shr(self, shift: u32) -> Self {
+        self.bits_sub_shr(0, shift)
+    }
+    /// Lane-wise `(to_bits(lane).wrapping_sub(sub) >> shift) as f32` for `shift` >= 1 (`sub` 1:
+    /// for a positive normal lane, the bits of the float just below it).
+    fn bits_sub_shr(self, sub: u32, shift: u32) -> Self;
     /// Lane-wise count of the 255 sorted values below the lane (0 for NaN), given them in
     /// search-tree level order (`CodeBook::levels` of a 256-code book): `i = 2i + (v > node)`
     /// for eight levels.
@@ -247,14 +250,10 @@ impl Q16 for S16 {
         S16(self.0.map(|v| f32::from_bits(v.to_bits() & mask)))
     }
     #[inline(always)]
-    fn bits_shr(self, shift: u32) -> Self {
-        S16(self.0.map(|v| (v.to_bits() >> shift) as f32))
-    }
-    #[inline(always)]
-    fn prev_bits_shr(self, shift: u32) -> Self {
+    fn bits_sub_shr(self, sub: u32, shift: u32) -> Self {
         S16(self
             .0
-            .map(|v| (v.to_bits().wrapping_sub(1) >> shift) as f32))
+            .map(|v| (v.to_bits().wrapping_sub(sub) >> shift) as f32))
     }
     #[inline(always)]
     fn int_to_bits(self) -> Self {

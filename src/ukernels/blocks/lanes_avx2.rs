@@ -220,25 +220,17 @@ impl Q16 for A16 {
         }
     }
     #[inline(always)]
-    fn bits_shr(self, shift: u32) -> Self {
+    fn bits_sub_shr(self, sub: u32, shift: u32) -> Self {
         // SAFETY: see the impl comment.
         unsafe {
-            let s = _mm_cvtsi32_si128(shift as i32);
-            A16(
-                _mm256_cvtepi32_ps(_mm256_srl_epi32(_mm256_castps_si256(self.0), s)),
-                _mm256_cvtepi32_ps(_mm256_srl_epi32(_mm256_castps_si256(self.1), s)),
-            )
-        }
-    }
-    #[inline(always)]
-    fn prev_bits_shr(self, shift: u32) -> Self {
-        // SAFETY: see the impl comment.
-        unsafe {
-            let (s, one) = (_mm_cvtsi32_si128(shift as i32), _mm256_set1_epi32(1));
+            let (s, sub) = (
+                _mm_cvtsi32_si128(shift as i32),
+                _mm256_set1_epi32(sub as i32),
+            );
             let (a, b) = (_mm256_castps_si256(self.0), _mm256_castps_si256(self.1));
             A16(
-                _mm256_cvtepi32_ps(_mm256_srl_epi32(_mm256_sub_epi32(a, one), s)),
-                _mm256_cvtepi32_ps(_mm256_srl_epi32(_mm256_sub_epi32(b, one), s)),
+                _mm256_cvtepi32_ps(_mm256_srl_epi32(_mm256_sub_epi32(a, sub), s)),
+                _mm256_cvtepi32_ps(_mm256_srl_epi32(_mm256_sub_epi32(b, sub), s)),
             )
         }
     }

@@ -248,21 +248,11 @@ impl Q16 for Z16 {
         }
     }
     #[inline(always)]
-    fn bits_shr(self, shift: u32) -> Self {
+    fn bits_sub_shr(self, sub: u32, shift: u32) -> Self {
         // SAFETY: see the impl comment.
         unsafe {
             Z16(_mm512_cvtepi32_ps(_mm512_srl_epi32(
-                _mm512_castps_si512(self.0),
-                _mm_cvtsi32_si128(shift as i32),
-            )))
-        }
-    }
-    #[inline(always)]
-    fn prev_bits_shr(self, shift: u32) -> Self {
-        // SAFETY: see the impl comment.
-        unsafe {
-            Z16(_mm512_cvtepi32_ps(_mm512_srl_epi32(
-                _mm512_sub_epi32(_mm512_castps_si512(self.0), _mm512_set1_epi32(1)),
+                _mm512_sub_epi32(_mm512_castps_si512(self.0), _mm512_set1_epi32(sub as i32)),
                 _mm_cvtsi32_si128(shift as i32),
             )))
         }
