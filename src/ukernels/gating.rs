@@ -1221,7 +1221,8 @@ unsafe fn gate_row_grouped<V: V16, T: Elem, const FUSED: bool>(
     // presence, the choice made once a row. (With the `match` inside the loop, LLVM kept
     // three tests and a jump-threading state per vector: measured, DeepSeek-V3 AVX-512, this
     // pass alone 302-304 -> 265-266 ns a row; the whole row 862-864 -> 801-812 ns in the same
-    // slow period, 520-541 -> 505-518 in a fast one; same bytes.)
+    // slow period, 520-541 -> 505-518 in a fast one (a non-LTO build; in the LTO criterion
+    // binary the whole row is unchanged within noise); same bytes.)
     macro_rules! key_loop {
         (|$v:ident, $i:ident| $key:expr) => {
             for $i in 0..nv {
