@@ -670,13 +670,6 @@ unsafe fn biased_key<V: V16>(p: &Plan, v: V, s: V, i: usize) -> V {
         Some(b) => s.add(unsafe { V::load_f32(b.as_ptr().add(16 * i)) }),
         None => s,
     };
-    finite_key(v, key)
-}
-
-/// `key`, or −inf for a NaN or −inf logit `v` (the padding lanes are −inf) and for a NaN
-/// `key` (inf − inf).
-#[inline(always)]
-fn finite_key<V: V16>(v: V, key: V) -> V {
     let ninf = V::splat(f32::NEG_INFINITY);
     V::select_lt(v, V::splat(f32::MIN), ninf, key).max(ninf)
 }
@@ -1217,44 +1210,24 @@ unsafe fn gate_row_grouped<V: V16, T: Elem, const FUSED: bool>(
     let sel = &mut scratch.u[..];
     let logit_keys = p.keys_are_logits();
 
-    // 1. Widen (NaN kept in xs) and form the keys: one loop per score function and bias
-    // presence, the choice made once a row. (With the `match` inside the loop, LLVM kept
-    // three tests and a jump-threading state per vector: measured, DeepSeek-V3 AVX-512, this
-    // pass alone 302-304 -> 265-266 ns a row; the whole row 862-864 -> 801-812 ns in the same
-    // slow period, 520-541 -> 505-518 in a fast one (a non-LTO build; in the LTO criterion
-    // binary the whole row is unchanged within noise); same bytes.)
-    macro_rules! key_loop {
-        (|$v:ident, $i:ident| $key:expr) => {
-            for $i in 0..nv {
-                // SAFETY: 16 elements of the row at this offset (E is whole vectors); the
-                // scratch buffers and the padded bias hold nv vectors.
-                unsafe {
-                    let $v: V = T::load(x.add(16 * $i));
-                    $v.store_f32(xs.as_mut_ptr().add(16 * $i));
-                    let key: V = $key;
-                    key.store_f32(keys.as_mut_ptr().add(16 * $i));
-                }
-            }
-        };
-    }
-    macro_rules! scored_keys {
-        (|$v:ident| $score:expr) => {
-            match &p.bias {
-                Some(b) => key_loop!(|$v, i| finite_key(
-                    $v,
-                    $score.add(V::load_f32(b.as_ptr().add(16 * i)))
-                )),
-                None => key_loop!(|$v, i| finite_key($v, $score)),
-            }
-        };
-    }
-    if logit_keys {
-        key_loop!(|v, i| v.max(vninf)); // NaN -> -inf
-    } else {
-        match p.score {
-            Score::Sigmoid => scored_keys!(|v| sigmoid::<V, FUSED>(v)),
-            Score::SqrtSoftplus => scored_keys!(|v| sqrt_softplus::<V, FUSED>(v)),
-            _ => scored_keys!(|v| v),
+    // 1. Widen (NaN kept in xs) and form the keys.
+    for i in 0..nv {
+        // SAFETY: 16 elements of the row at this offset (E is whole vectors); the scratch
+        // buffers hold nv vectors.
+        unsafe {
+            let v: V = T::load(x.add(16 * i));
+            v.store_f32(xs.as_mut_ptr().add(16 * i));
+            let key = if logit_keys {
+                v.max(vninf) // NaN -> -inf
+            } else {
+                let s = match p.score {
+                    Score::Sigmoid => sigmoid::<V, FUSED>(v),
+                    Score::SqrtSoftplus => sqrt_softplus::<V, FUSED>(v),
+                    _ => v,
+                };
+                biased_key::<V>(p, v, s, i)
+            };
+            key.store_f32(keys.as_mut_ptr().add(16 * i));
         }
     }
 
