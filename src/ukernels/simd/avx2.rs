@@ -1,5 +1,5 @@
 //! The AVX2 + FMA + F16C 16-lane vector: two `__m256` (lanes 0..8 and 8..16). Partial loads and
-//! stores go through a stack copy (AVX2 has no 16-bit masked moves).
+//! stores move whole 32, 16 and 8-byte pieces, then 4, 2 and 1 bytes (see [`load_bytes`]).
 
 use std::arch::x86_64::*;
 
@@ -261,12 +261,18 @@ impl V16 for A16 {
     }
     #[inline(always)]
     unsafe fn load_f32_partial(p: *const f32, n: usize, fill: f32) -> Self {
-        let mut buf = [fill; 16];
-        // SAFETY: n readable elements (caller); the buffer holds 16.
-        unsafe {
-            std::ptr::copy_nonoverlapping(p, buf.as_mut_ptr(), n);
-            Self::load_f32(buf.as_ptr())
-        }
+        // SAFETY: n < 16 readable elements (caller): 4n bytes, the first 32 to lanes 0..8.
+        let v = unsafe {
+            let (p, nb) = (p.cast::<u8>(), 4 * n);
+            let lo = load_bytes(p, nb.min(32));
+            let hi = if nb > 32 {
+                load_bytes(p.add(32), nb - 32)
+            } else {
+                _mm256_setzero_si256()
+            };
+            A16(_mm256_castsi256_ps(lo), _mm256_castsi256_ps(hi))
+        };
+        fill_from(v, n, fill)
     }
     #[inline(always)]
     unsafe fn load_f16(p: *const u16) -> Self {
@@ -280,11 +286,13 @@ impl V16 for A16 {
     }
     #[inline(always)]
     unsafe fn load_f16_partial(p: *const u16, n: usize, fill: f32) -> Self {
-        let mut buf = [0u16; 16];
-        // SAFETY: n readable elements (caller); the buffer holds 16.
+        // SAFETY: n < 16 readable elements (caller): 2n < 32 bytes.
         let v = unsafe {
-            std::ptr::copy_nonoverlapping(p, buf.as_mut_ptr(), n);
-            Self::load_f16(buf.as_ptr())
+            let b = load_bytes(p.cast(), 2 * n);
+            A16(
+                _mm256_cvtph_ps(_mm256_castsi256_si128(b)),
+                _mm256_cvtph_ps(_mm256_extracti128_si256::<1>(b)),
+            )
         };
         fill_from(v, n, fill)
     }
@@ -300,11 +308,13 @@ impl V16 for A16 {
     }
     #[inline(always)]
     unsafe fn load_bf16_partial(p: *const u16, n: usize, fill: f32) -> Self {
-        let mut buf = [0u16; 16];
-        // SAFETY: n readable elements (caller); the buffer holds 16.
+        // SAFETY: n < 16 readable elements (caller): 2n < 32 bytes.
         let v = unsafe {
-            std::ptr::copy_nonoverlapping(p, buf.as_mut_ptr(), n);
-            Self::load_bf16(buf.as_ptr())
+            let b = load_bytes(p.cast(), 2 * n);
+            A16(
+                cvt::bf16x8_to_f32(_mm256_castsi256_si128(b)),
+                cvt::bf16x8_to_f32(_mm256_extracti128_si256::<1>(b)),
+            )
         };
         fill_from(v, n, fill)
     }
@@ -335,11 +345,13 @@ impl V16 for A16 {
     }
     #[inline(always)]
     unsafe fn store_f32_partial(self, p: *mut f32, n: usize) {
-        let mut buf = [0f32; 16];
-        // SAFETY: n writable elements (caller); the buffer holds 16.
+        // SAFETY: n < 16 writable elements (caller): 4n bytes, the first 32 from lanes 0..8.
         unsafe {
-            self.store_f32(buf.as_mut_ptr());
-            std::ptr::copy_nonoverlapping(buf.as_ptr(), p, n);
+            let (p, nb) = (p.cast::<u8>(), 4 * n);
+            store_bytes(_mm256_castps_si256(self.0), p, nb.min(32));
+            if nb > 32 {
+                store_bytes(_mm256_castps_si256(self.1), p.add(32), nb - 32);
+            }
         }
     }
     #[inline(always)]
@@ -358,11 +370,13 @@ impl V16 for A16 {
     }
     #[inline(always)]
     unsafe fn store_f16_partial(self, p: *mut u16, n: usize) {
-        let mut buf = [0u16; 16];
-        // SAFETY: n writable elements (caller); the buffer holds 16.
+        // SAFETY: n < 16 writable elements (caller): 2n < 32 bytes; see the impl comment.
         unsafe {
-            self.store_f16(buf.as_mut_ptr());
-            std::ptr::copy_nonoverlapping(buf.as_ptr(), p, n);
+            let b = _mm256_set_m128i(
+                _mm256_cvtps_ph::<_MM_FROUND_TO_NEAREST_INT>(self.1),
+                _mm256_cvtps_ph::<_MM_FROUND_TO_NEAREST_INT>(self.0),
+            );
+            store_bytes(b, p.cast(), 2 * n);
         }
     }
     #[inline(always)]
@@ -372,18 +386,131 @@ impl V16 for A16 {
     }
     #[inline(always)]
     unsafe fn store_bf16_partial(self, p: *mut u16, n: usize) {
-        let mut buf = [0u16; 16];
-        // SAFETY: n writable elements (caller); the buffer holds 16.
-        unsafe {
-            self.store_bf16(buf.as_mut_ptr());
-            std::ptr::copy_nonoverlapping(buf.as_ptr(), p, n);
+        // SAFETY: n < 16 writable elements (caller): 2n < 32 bytes; see the impl comment.
+        unsafe { store_bytes(cvt::f32x16_to_bf16(self.0, self.1), p.cast(), 2 * n) }
+    }
+}
+
+/// `n <= 8` bytes at `p` in the low bytes of a `u64`, the others 0: reads of 8, or of 4, 2 and
+/// 1 bytes, none past `p + n`.
+///
+/// # Safety
+/// `n` readable bytes at `p`.
+#[inline(always)]
+unsafe fn read_upto8(p: *const u8, n: usize) -> u64 {
+    // SAFETY: each read lies inside the n bytes (caller).
+    unsafe {
+        if n == 8 {
+            return p.cast::<u64>().read_unaligned();
+        }
+        let (mut v, mut o) = (0u64, 0);
+        if n & 4 != 0 {
+            v = u64::from(p.cast::<u32>().read_unaligned());
+            o = 4;
+        }
+        if n & 2 != 0 {
+            v |= u64::from(p.add(o).cast::<u16>().read_unaligned()) << (8 * o);
+            o += 2;
+        }
+        if n & 1 != 0 {
+            v |= u64::from(p.add(o).read()) << (8 * o);
+        }
+        v
+    }
+}
+
+/// Writes the low `n < 8` bytes of `v` at `p` (writes of 4, 2 and 1 bytes).
+///
+/// # Safety
+/// `n` writable bytes at `p`.
+#[inline(always)]
+unsafe fn write_upto7(p: *mut u8, n: usize, v: u64) {
+    // SAFETY: each write lies inside the n bytes (caller).
+    unsafe {
+        let (mut v, mut p) = (v, p);
+        if n & 4 != 0 {
+            p.cast::<u32>().write_unaligned(v as u32);
+            (v, p) = (v >> 32, p.add(4));
+        }
+        if n & 2 != 0 {
+            p.cast::<u16>().write_unaligned(v as u16);
+            (v, p) = (v >> 16, p.add(2));
+        }
+        if n & 1 != 0 {
+            p.write(v as u8);
         }
     }
 }
 
-/// `v` with lanes `n..16` replaced by `fill`.
+/// `n <= 32` bytes at `p`, the other bytes 0, read in registers: no byte past `p + n`, and no
+/// stack copy or `memcpy` call (which cost a call, a `vzeroupper` and a failed store-forward
+/// per partial vector). `vmaskmovps` would be shorter, but QEMU 7.2's `-cpu Haswell` faults on
+/// its masked-off lanes at a guard page, where the tests run the AVX2 path.
+///
+/// # Safety
+/// `n` readable bytes at `p`; AVX2.
+#[inline(always)]
+unsafe fn load_bytes(p: *const u8, n: usize) -> __m256i {
+    // SAFETY: the reads stay inside the n bytes (caller); see the impl comment on `V16 for A16`.
+    unsafe {
+        if n == 32 {
+            return _mm256_loadu_si256(p.cast());
+        }
+        if n >= 16 {
+            _mm256_set_m128i(load_upto16(p.add(16), n - 16), _mm_loadu_si128(p.cast()))
+        } else {
+            _mm256_zextsi128_si256(load_upto16(p, n))
+        }
+    }
+}
+
+/// `n < 16` bytes at `p`, the other bytes 0 (a function, not a closure: closures do not
+/// inherit the caller's target features).
+///
+/// # Safety
+/// `n` readable bytes at `p`.
+#[inline(always)]
+unsafe fn load_upto16(p: *const u8, n: usize) -> __m128i {
+    // SAFETY: the reads stay inside the n bytes (caller); SSE2 is baseline on x86-64.
+    unsafe {
+        if n >= 8 {
+            _mm_set_epi64x(read_upto8(p.add(8), n - 8) as i64, read_upto8(p, 8) as i64)
+        } else {
+            _mm_cvtsi64_si128(read_upto8(p, n) as i64)
+        }
+    }
+}
+
+/// Writes the first `n <= 32` bytes of `v` at `p` (no byte past `p + n`; see [`load_bytes`]).
+///
+/// # Safety
+/// `n` writable bytes at `p`; AVX2.
+#[inline(always)]
+unsafe fn store_bytes(v: __m256i, p: *mut u8, n: usize) {
+    // SAFETY: the writes stay inside the n bytes (caller); see the impl comment on `V16 for A16`.
+    unsafe {
+        if n == 32 {
+            return _mm256_storeu_si256(p.cast(), v);
+        }
+        let (mut x, mut p, mut n) = (_mm256_castsi256_si128(v), p, n);
+        if n >= 16 {
+            _mm_storeu_si128(p.cast(), x);
+            (x, p, n) = (_mm256_extracti128_si256::<1>(v), p.add(16), n - 16);
+        }
+        if n >= 8 {
+            _mm_storel_epi64(p.cast(), x);
+            (x, p, n) = (_mm_unpackhi_epi64(x, x), p.add(8), n - 8);
+        }
+        write_upto7(p, n, _mm_cvtsi128_si64(x) as u64);
+    }
+}
+
+/// `v`, whose lanes `n..16` are +0.0, with those lanes replaced by `fill`.
 #[inline(always)]
 fn fill_from(v: A16, n: usize, fill: f32) -> A16 {
+    if fill.to_bits() == 0 {
+        return v; // lanes n..16 hold +0.0 already (callers pass zero bytes there)
+    }
     // SAFETY: see the impl comment on `V16 for A16`.
     unsafe {
         let nf = _mm256_set1_ps(n as f32);
@@ -471,3 +598,179 @@ static COMPRESS8: [[u8; 8]; 256] = {
     }
     t
 };
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ukernels::cvt;
+
+    /// A writable page with an inaccessible page on each side.
+    struct Guarded(*mut u8);
+    const PAGE: usize = 4096;
+    impl Guarded {
+        fn new() -> Self {
+            // SAFETY: a fresh anonymous mapping of 3 pages; the outer two made inaccessible.
+            unsafe {
+                let m = libc::mmap(
+                    std::ptr::null_mut(),
+                    3 * PAGE,
+                    libc::PROT_READ | libc::PROT_WRITE,
+                    libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                    -1,
+                    0,
+                );
+                assert_ne!(m, libc::MAP_FAILED);
+                let m = m.cast::<u8>();
+                assert_eq!(libc::mprotect(m.cast(), PAGE, libc::PROT_NONE), 0);
+                assert_eq!(
+                    libc::mprotect(m.add(2 * PAGE).cast(), PAGE, libc::PROT_NONE),
+                    0
+                );
+                Guarded(m.add(PAGE))
+            }
+        }
+    }
+    impl Drop for Guarded {
+        fn drop(&mut self) {
+            // SAFETY: the mapping made in `new`.
+            unsafe { libc::munmap(self.0.sub(PAGE).cast(), 3 * PAGE) };
+        }
+    }
+
+    fn lanes(v: A16) -> [f32; 16] {
+        let mut o = [0f32; 16];
+        // SAFETY: 16 writable elements; only called when the CPU has AVX2 (checked below).
+        unsafe { v.store_f32(o.as_mut_ptr()) };
+        o
+    }
+
+    /// Every partial load and store for n = 0..16 with the n elements touching the guard page
+    /// after them and, in a second run, the one before them: lanes 0..n loaded, the others
+    /// `fill` (±0 kept bit for bit), exactly n elements stored, nothing read or written
+    /// outside (a stray access faults).
+    #[target_feature(enable = "avx2,fma,f16c")]
+    unsafe fn partial_moves() {
+        let g = Guarded::new();
+        let vals: [f32; 16] = std::array::from_fn(|i| 1.5 + i as f32 * 0.25);
+        let h16: [u16; 16] = vals.map(cvt::f32_to_f16);
+        let b16: [u16; 16] = vals.map(cvt::f32_to_bf16);
+        for n in 0..16 {
+            for at_end in [true, false] {
+                let base = |bytes: usize| if at_end { PAGE - bytes } else { 0 };
+                for fill in [0.0f32, -0.0, -7.0, f32::NEG_INFINITY] {
+                    let want: [f32; 16] =
+                        std::array::from_fn(|i| if i < n { vals[i] } else { fill });
+                    // SAFETY: n elements inside the writable page.
+                    let got = unsafe {
+                        let p = g.0.add(base(4 * n)).cast::<f32>();
+                        p.copy_from_nonoverlapping(vals.as_ptr(), n);
+                        let f = lanes(A16::load_f32_partial(p, n, fill));
+                        let p = g.0.add(base(2 * n)).cast::<u16>();
+                        p.copy_from_nonoverlapping(h16.as_ptr(), n);
+                        let h = lanes(A16::load_f16_partial(p, n, fill));
+                        p.copy_from_nonoverlapping(b16.as_ptr(), n);
+                        let b = lanes(A16::load_bf16_partial(p, n, fill));
+                        [f, h, b]
+                    };
+                    for (kind, got) in ["f32", "f16", "bf16"].iter().zip(got) {
+                        assert_eq!(
+                            got.map(f32::to_bits),
+                            want.map(f32::to_bits),
+                            "load_{kind}_partial n={n} fill={fill} at_end={at_end}"
+                        );
+                    }
+                }
+                // Stores: the page filled with 0xAB, n elements written, the rest untouched.
+                // SAFETY: 16 readable elements; the stores cover n elements inside the page.
+                unsafe {
+                    let v = A16::load_f32(vals.as_ptr());
+                    let page = std::slice::from_raw_parts_mut(g.0, PAGE);
+                    for (bytes, kind) in [(4, "f32"), (2, "f16"), (2, "bf16")] {
+                        page.fill(0xAB);
+                        let off = base(bytes * n);
+                        let p = g.0.add(off);
+                        let mut want = vec![0u8; bytes * n];
+                        match kind {
+                            "f32" => {
+                                v.store_f32_partial(p.cast(), n);
+                                want.copy_from_slice(&le_bytes_f32(&vals[..n]));
+                            }
+                            "f16" => {
+                                v.store_f16_partial(p.cast(), n);
+                                want.copy_from_slice(&le_bytes_u16(&h16[..n]));
+                            }
+                            _ => {
+                                v.store_bf16_partial(p.cast(), n);
+                                want.copy_from_slice(&le_bytes_u16(&b16[..n]));
+                            }
+                        }
+                        assert_eq!(
+                            &page[off..off + bytes * n],
+                            &want[..],
+                            "store_{kind}_partial n={n}"
+                        );
+                        let outside = page[..off].iter().chain(&page[off + bytes * n..]);
+                        assert!(
+                            outside.into_iter().all(|&b| b == 0xAB),
+                            "store_{kind}_partial n={n} wrote outside its elements"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    /// `load_bytes` / `store_bytes` for every n = 0..=32 bytes (odd counts included, which the
+    /// element moves never make) against both guard pages.
+    #[target_feature(enable = "avx2")]
+    unsafe fn byte_moves() {
+        let g = Guarded::new();
+        let src: [u8; 32] = std::array::from_fn(|i| 0x40 + i as u8);
+        for n in 0..=32 {
+            for off in [PAGE - n, 0] {
+                let mut got = [0u8; 32];
+                let mut want = [0u8; 32];
+                want[..n].copy_from_slice(&src[..n]);
+                // SAFETY: n bytes inside the writable page; `got` holds 32.
+                unsafe {
+                    let page = std::slice::from_raw_parts_mut(g.0, PAGE);
+                    page.fill(0xAB);
+                    page[off..off + n].copy_from_slice(&src[..n]);
+                    _mm256_storeu_si256(got.as_mut_ptr().cast(), load_bytes(g.0.add(off), n));
+                    assert_eq!(got, want, "load_bytes n={n} off={off}");
+                    page.fill(0xAB);
+                    store_bytes(_mm256_loadu_si256(src.as_ptr().cast()), g.0.add(off), n);
+                    assert_eq!(&page[off..off + n], &src[..n], "store_bytes n={n}");
+                    let outside = page[..off].iter().chain(&page[off + n..]);
+                    assert!(
+                        outside.into_iter().all(|&b| b == 0xAB),
+                        "store_bytes n={n} off={off}"
+                    );
+                }
+            }
+        }
+    }
+
+    fn le_bytes_f32(v: &[f32]) -> Vec<u8> {
+        v.iter().flat_map(|x| x.to_le_bytes()).collect()
+    }
+    fn le_bytes_u16(v: &[u16]) -> Vec<u8> {
+        v.iter().flat_map(|x| x.to_le_bytes()).collect()
+    }
+
+    #[test]
+    fn partial_loads_and_stores_stay_inside_their_elements() {
+        if !(is_x86_feature_detected!("avx2")
+            && is_x86_feature_detected!("fma")
+            && is_x86_feature_detected!("f16c"))
+        {
+            eprintln!("skipped: no AVX2/FMA/F16C");
+            return;
+        }
+        // SAFETY: the features were checked above.
+        unsafe {
+            byte_moves();
+            partial_moves();
+        }
+    }
+}
