@@ -146,7 +146,7 @@ impl Plan {
 pub struct Scratch {
     f: Vec<f32>,
     u: Vec<u32>,
-    /// 16 rows transposed, for the token-parallel kernel.
+    /// 16 rows transposed (E rounded up to whole vectors), for the token-parallel kernel.
     tile: Vec<f32>,
 }
 
@@ -167,11 +167,7 @@ impl Scratch {
         let ep = plan.padded();
         let nf = 3 * ep + plan.groups.next_multiple_of(16);
         let nu = ep + 16;
-        let nt = if plan.token_parallel() {
-            16 * plan.experts
-        } else {
-            0
-        };
+        let nt = if plan.token_parallel() { 16 * ep } else { 0 };
         let mut s = Scratch::default();
         let oom = |_| crate::Status::OutOfMemory;
         s.f.try_reserve_exact(nf).map_err(oom)?;
@@ -841,8 +837,10 @@ unsafe fn gate_lanes<V: V16, T: Elem, const FUSED: bool, const K: usize>(
     scratch: &mut Scratch,
 ) -> u32 {
     let (e, k) = (p.experts, p.k);
-    let tile = &mut scratch.tile[..16 * e];
-    // 1. tile[16 i + l] = logit i of row l (rows past n: zeros), 16 experts at a time.
+    let tile = &mut scratch.tile[..16 * p.padded()];
+    // 1. tile[16 i + l] = logit i of row l (rows past n: zeros), 16 experts at a time; all 16
+    // transposed vectors are stored (those past E land in the tile's padding): storing only
+    // the first m made the compiler copy them through the stack with a `memcpy` call.
     for c in (0..e).step_by(16) {
         let m = (e - c).min(16);
         let rows: [V; 16] = std::array::from_fn(|l| {
@@ -856,8 +854,8 @@ unsafe fn gate_lanes<V: V16, T: Elem, const FUSED: bool, const K: usize>(
                 unsafe { T::load_partial(x.add(l * stride + c), m, 0.0) }
             }
         });
-        for (i, v) in V::transpose16(rows).iter().enumerate().take(m) {
-            // SAFETY: vector c + i < e of the tile.
+        for (i, v) in V::transpose16(rows).iter().enumerate() {
+            // SAFETY: vector c + i < E rounded up to 16, inside the tile.
             unsafe { v.store_f32(tile.as_mut_ptr().add(16 * (c + i))) };
         }
     }
