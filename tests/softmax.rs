@@ -650,3 +650,40 @@ fn pow2_scale_exact_matches_across_isas() {
         }
     }
 }
+
+/// Every kernel variant on a thread with a 1 MiB stack, and through a pool (whose workers have
+/// 2 MiB): rows of the single-block, blocked three-pass and streamed (output past L2) paths,
+/// fused and consistent. Meant for unoptimized builds (`cargo test --test softmax`), where the
+/// kernels' inlined helpers each keep their own stack slots: seven exp modes inlined into one
+/// pass made 0.6-2.7 MB frames that overflowed any 2 MiB thread (CI runs this test unoptimized
+/// as well as optimized).
+#[test]
+fn every_kernel_fits_in_a_small_thread_stack() {
+    let stream_n = nnkern::isa::caches().l2 / 4 + 1000;
+    std::thread::Builder::new()
+        .stack_size(1 << 20)
+        .spawn(move || {
+            let pool = Threadpool::new(2).unwrap();
+            let mut rng = Rng(11);
+            for (batch, n) in [(2usize, 1000usize), (1, 100_003), (1, stream_n)] {
+                let x = uniform(&mut rng, batch * n, -30.0, 30.0);
+                for level in levels() {
+                    for kind in KINDS {
+                        for algo in ALGOS {
+                            for flags in [algo, algo | sm::FLAG_CONSISTENT_ARITHMETIC] {
+                                for tp in [None, Some(&pool)] {
+                                    let what = "small stack";
+                                    run_check::<F32>(kind, level, flags, batch, n, &x, tp, what);
+                                    run_check::<Bf16>(kind, level, flags, batch, n, &x, tp, what);
+                                    run_check::<F16>(kind, level, flags, batch, n, &x, tp, what);
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        })
+        .unwrap()
+        .join()
+        .unwrap();
+}
