@@ -278,6 +278,40 @@ fn threads_do_not_change_results() {
     }
 }
 
+/// Every kernel (level, format, direction, f32/f16/bf16, pooled or not) on a 1 MiB thread,
+/// with the scalar level's bytes and values: unoptimized builds give every inlined helper its
+/// own stack slots (CI runs this test unoptimized too; see `common::on_small_stack`).
+#[test]
+fn every_kernel_fits_in_a_small_thread_stack() {
+    fn each<E: BlockElem>(f: Format, x: &[f32], pool: &Threadpool) {
+        let x: Vec<E::S> = x.iter().map(|&v| E::from_f32(v)).collect();
+        let want = quantize::<E>(IsaLevel::Scalar, f, &x, None);
+        let want_y = dequantize::<E>(IsaLevel::Scalar, f, &want, None);
+        for level in levels() {
+            for tp in [None, Some(pool)] {
+                let what = format!("{} {level:?} pooled {}", f.name(), tp.is_some());
+                assert!(quantize::<E>(level, f, &x, tp) == want, "{what}");
+                let y = dequantize::<E>(level, f, &want, tp);
+                let same_y = y
+                    .iter()
+                    .zip(&want_y)
+                    .all(|(&a, &b)| same(E::to_f32(a), E::to_f32(b)));
+                assert!(same_y, "{what}");
+            }
+        }
+    }
+    common::on_small_stack(|| {
+        let pool = Threadpool::new(2).unwrap();
+        let mut r = Rng(19);
+        for f in Format::ALL {
+            let x = random_values(&mut r, f.block_size() * 17);
+            each::<F32>(f, &x, &pool);
+            each::<F16>(f, &x, &pool);
+            each::<Bf16>(f, &x, &pool);
+        }
+    });
+}
+
 /// Dequantize(quantize(x)) stays within each format's error bound relative to the block's
 /// largest magnitude (a sanity check on the round trip, independent of the byte tests).
 #[test]

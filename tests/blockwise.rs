@@ -398,6 +398,51 @@ fn round_trip_error() {
     }
 }
 
+/// Every kernel (level, scheme, direction, f32/f16/bf16, computed and given scales, pooled or
+/// not, 17 blocks and a tail) on a 1 MiB thread, with the scalar level's bytes and values.
+/// Meant for unoptimized builds, where one kernel inlining every scheme's block loop needed
+/// over 1 MiB of stack (CI runs this test unoptimized too; see `common::on_small_stack`).
+#[test]
+fn every_kernel_fits_in_a_small_thread_stack() {
+    fn each<E: BlockwiseElem>(p: &Params, x: &[f32], pool: &Threadpool) {
+        let x: Vec<E::S> = x.iter().map(|&f| E::from_f32(f)).collect();
+        let n = x.len();
+        let init = Out {
+            q: vec![],
+            s: vec![0; p.scale_bytes(n)],
+            z: p.scheme
+                .has_zero_points()
+                .then(|| vec![0; p.zero_point_bytes(n)]),
+        };
+        let given = params(p.scheme as u32, p.block_size as u32, 1, p.tensor_scale).unwrap();
+        let want = quantize::<E>(IsaLevel::Scalar, p, &x, &init, None);
+        let want_y = dequantize::<E>(IsaLevel::Scalar, p, n, &want, None);
+        let same_y = |y: &[E::S]| {
+            y.iter()
+                .zip(&want_y)
+                .all(|(&a, &b)| same(E::to_f32(a), E::to_f32(b)))
+        };
+        for level in levels() {
+            for tp in [None, Some(pool)] {
+                let what = format!("{p:?} {level:?} pooled {}", tp.is_some());
+                assert_eq!(quantize::<E>(level, p, &x, &init, tp), want, "{what}");
+                assert_eq!(quantize::<E>(level, &given, &x, &want, tp), want, "{what}");
+                assert!(same_y(&dequantize::<E>(level, p, n, &want, tp)), "{what}");
+            }
+        }
+    }
+    common::on_small_stack(|| {
+        let pool = Threadpool::new(2).unwrap();
+        let mut r = Rng(17);
+        for p in test_params() {
+            let x = random_values(&mut r, 17 * p.block_size + 3);
+            each::<F32>(&p, &x, &pool);
+            each::<F16>(&p, &x, &pool);
+            each::<Bf16>(&p, &x, &pool);
+        }
+    });
+}
+
 fn bp(scheme: u32, block_size: u32, flags: u32, tensor_scale: f32) -> nnk_blockwise_params {
     nnk_blockwise_params {
         scheme,

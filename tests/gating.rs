@@ -595,6 +595,36 @@ fn grouped_path_plans() {
     }
 }
 
+/// Every kernel (level, family and grouped plan, f32/f16/bf16, consistent or not, pooled or
+/// not, a 16-token tile and a tail) on a 1 MiB thread, checked against the reference. Meant
+/// for unoptimized builds, where inlining every score and selection variant into one row
+/// kernel made frames near 1 MB (CI runs this test unoptimized too; see
+/// `common::on_small_stack`).
+#[test]
+fn every_kernel_fits_in_a_small_thread_stack() {
+    fn each<T: g_elem::E>(c: &Case, x: &[f32], e: usize, pool: &Threadpool) {
+        run_case::<T>(c, x, 40, e, "small stack");
+        let x: Vec<T::S> = x.iter().map(|&v| T::from_f32(v)).collect();
+        for level in levels() {
+            let alone = gate::<T>(c, level, 0, 40, e, &x, None);
+            let pooled = gate::<T>(c, level, 0, 40, e, &x, Some(pool));
+            let bits = |w: &[f32]| w.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+            assert_eq!(alone.0, pooled.0, "{} {level:?}", c.name);
+            assert_eq!(bits(&alone.1), bits(&pooled.1), "{} {level:?}", c.name);
+        }
+    }
+    common::on_small_stack(|| {
+        let pool = Threadpool::new(2).unwrap();
+        for c in families().into_iter().chain(grouped_cases()) {
+            let e = c.p.num_experts as usize;
+            let x = random_rows(40, e, e, 31, -4.0, 4.0);
+            each::<F32>(&c, &x, e, &pool);
+            each::<F16>(&c, &x, e, &pool);
+            each::<Bf16>(&c, &x, e, &pool);
+        }
+    });
+}
+
 #[test]
 fn ties_nan_inf_and_masked_rows() {
     let ninf = f32::NEG_INFINITY;

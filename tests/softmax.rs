@@ -660,30 +660,25 @@ fn pow2_scale_exact_matches_across_isas() {
 #[test]
 fn every_kernel_fits_in_a_small_thread_stack() {
     let stream_n = nnkern::isa::caches().l2 / 4 + 1000;
-    std::thread::Builder::new()
-        .stack_size(1 << 20)
-        .spawn(move || {
-            let pool = Threadpool::new(2).unwrap();
-            let mut rng = Rng(11);
-            for (batch, n) in [(2usize, 1000usize), (1, 100_003), (1, stream_n)] {
-                let x = uniform(&mut rng, batch * n, -30.0, 30.0);
-                for level in levels() {
-                    for kind in KINDS {
-                        for algo in ALGOS {
-                            for flags in [algo, algo | sm::FLAG_CONSISTENT_ARITHMETIC] {
-                                for tp in [None, Some(&pool)] {
-                                    let what = "small stack";
-                                    run_check::<F32>(kind, level, flags, batch, n, &x, tp, what);
-                                    run_check::<Bf16>(kind, level, flags, batch, n, &x, tp, what);
-                                    run_check::<F16>(kind, level, flags, batch, n, &x, tp, what);
-                                }
+    common::on_small_stack(move || {
+        let pool = Threadpool::new(2).unwrap();
+        let mut rng = Rng(11);
+        for (batch, n) in [(2usize, 1000usize), (1, 100_003), (1, stream_n)] {
+            let x = uniform(&mut rng, batch * n, -30.0, 30.0);
+            for level in levels() {
+                for kind in KINDS {
+                    for algo in ALGOS {
+                        for flags in [algo, algo | sm::FLAG_CONSISTENT_ARITHMETIC] {
+                            for tp in [None, Some(&pool)] {
+                                let what = "small stack";
+                                run_check::<F32>(kind, level, flags, batch, n, &x, tp, what);
+                                run_check::<Bf16>(kind, level, flags, batch, n, &x, tp, what);
+                                run_check::<F16>(kind, level, flags, batch, n, &x, tp, what);
                             }
                         }
                     }
                 }
             }
-        })
-        .unwrap()
-        .join()
-        .unwrap();
+        }
+    });
 }

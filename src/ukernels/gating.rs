@@ -705,9 +705,9 @@ pub unsafe fn gate_rows<V: V16, T: Elem, const FUSED: bool>(
         unsafe {
             let (x, ids, w) = (x.add(r * stride), ids.add(r * p.k), w.add(r * p.k));
             if grouped {
-                gate_row_grouped::<V, T, FUSED>(p, x, ids, w, scratch)
+                own_frame!(gate_row_grouped::<V, T, FUSED>(p, x, ids, w, scratch))
             } else {
-                gate_row::<V, T, FUSED>(p, x, ids, w, scratch)
+                own_frame!(gate_row::<V, T, FUSED>(p, x, ids, w, scratch))
             }
         }
     }
@@ -743,10 +743,18 @@ pub unsafe fn gate_tiles<V: V16, T: Elem, const FUSED: bool>(
         let left = unsafe {
             let (x, ids, w) = (x.add(r * stride), ids.add(r * k), w.add(r * k));
             match k {
-                1 => gate_lanes::<V, T, FUSED, 1>(p, n, x, stride, ids, w, scratch),
-                2 => gate_lanes::<V, T, FUSED, 2>(p, n, x, stride, ids, w, scratch),
-                3 | 4 => gate_lanes::<V, T, FUSED, 4>(p, n, x, stride, ids, w, scratch),
-                _ => gate_lanes::<V, T, FUSED, 8>(p, n, x, stride, ids, w, scratch),
+                1 => own_frame!(gate_lanes::<V, T, FUSED, 1>(
+                    p, n, x, stride, ids, w, scratch
+                )),
+                2 => own_frame!(gate_lanes::<V, T, FUSED, 2>(
+                    p, n, x, stride, ids, w, scratch
+                )),
+                3 | 4 => own_frame!(gate_lanes::<V, T, FUSED, 4>(
+                    p, n, x, stride, ids, w, scratch
+                )),
+                _ => own_frame!(gate_lanes::<V, T, FUSED, 8>(
+                    p, n, x, stride, ids, w, scratch
+                )),
             }
         };
         for l in (0..n).filter(|l| left >> l & 1 != 0) {

@@ -286,71 +286,44 @@ pub fn exp_mode_scaled<V: V16, const FUSED: bool>(p: &ExpParams, s: f32) -> u8 {
 /// clamping at -inf are exact no-ops) for the rest (a shift never comes with a nonzero `n_ref`)
 /// and for every unfused call, which keeps the number of instantiations down.
 ///
-/// Each arm's body goes through [`mode_arm`]: in builds with debug assertions it runs in a
-/// closure, so it has its own stack frame (see there).
+/// Each arm's body goes through [`own_frame`](crate::ukernels::own_frame): in builds with
+/// debug assertions it runs in a closure, so it has its own stack frame (see there).
 macro_rules! with_mode {
     ($fused:expr, $mode:expr, $M:ident => $body:expr) => {{
         use $crate::ukernels::softmax::mode::{CLAMP, SHIFT, SUB};
         match if $fused { $mode } else { SHIFT | SUB | CLAMP } {
             0 => {
                 const $M: u8 = 0;
-                $crate::ukernels::softmax::mode_arm!($body)
+                $crate::ukernels::own_frame!($body)
             }
             CLAMP => {
                 const $M: u8 = CLAMP;
-                $crate::ukernels::softmax::mode_arm!($body)
+                $crate::ukernels::own_frame!($body)
             }
             SUB => {
                 const $M: u8 = SUB;
-                $crate::ukernels::softmax::mode_arm!($body)
+                $crate::ukernels::own_frame!($body)
             }
             m if m == SUB | CLAMP => {
                 const $M: u8 = SUB | CLAMP;
-                $crate::ukernels::softmax::mode_arm!($body)
+                $crate::ukernels::own_frame!($body)
             }
             SHIFT => {
                 const $M: u8 = SHIFT;
-                $crate::ukernels::softmax::mode_arm!($body)
+                $crate::ukernels::own_frame!($body)
             }
             m if m == SHIFT | CLAMP => {
                 const $M: u8 = SHIFT | CLAMP;
-                $crate::ukernels::softmax::mode_arm!($body)
+                $crate::ukernels::own_frame!($body)
             }
             _ => {
                 const $M: u8 = SHIFT | SUB | CLAMP;
-                $crate::ukernels::softmax::mode_arm!($body)
+                $crate::ukernels::own_frame!($body)
             }
         }
     }};
 }
 pub(crate) use with_mode;
-
-/// One arm of [`with_mode`]: the body itself (optimized builds, where the arms' locals share
-/// stack slots and the kernels' features must reach every inlined helper).
-#[cfg(not(debug_assertions))]
-macro_rules! mode_arm {
-    ($body:expr) => {
-        $body
-    };
-}
-/// One arm of [`with_mode`], in builds with debug assertions (usually unoptimized): the body
-/// runs in a closure called at once. Unoptimized code gives every inlined helper's locals
-/// their own stack slots, so seven arms of a pass inlined into one function made frames of
-/// 0.6-2.7 MB (scalar `vscaleexp` 2.7 MB), past the 2 MiB stack of a worker or of any thread
-/// std spawns: a Rust program built in the dev profile overflowed its stack. In a closure each
-/// arm's frame is only its own. The closure's parent is the generic pass, not the
-/// `#[target_feature]` kernel, so it does not inherit the kernel's features: in an optimized
-/// build that turns debug assertions on, the passes call their intrinsics out of line (same
-/// results, several times slower).
-#[cfg(debug_assertions)]
-macro_rules! mode_arm {
-    ($body:expr) => {{
-        #[allow(clippy::redundant_closure_call)]
-        let r = (|| $body)();
-        r
-    }};
-}
-pub(crate) use mode_arm;
 
 /// The constants of one `exp_rel` call as vectors, built once per call outside the loops.
 #[derive(Clone, Copy)]

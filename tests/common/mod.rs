@@ -103,6 +103,20 @@ impl Rng {
     }
 }
 
+/// Runs `f` on a thread with a 1 MiB stack (half of what std and the pool give a thread) and
+/// propagates its panic. Unoptimized builds honour `#[inline(always)]` but give every inlined
+/// helper's locals their own stack slots, so a kernel that inlines many variants into one
+/// function can need megabytes of stack there; the `every_kernel_fits_in_a_small_thread_stack`
+/// tests run every kernel this way (CI runs them unoptimized too).
+pub fn on_small_stack(f: impl FnOnce() + Send + 'static) {
+    std::thread::Builder::new()
+        .stack_size(1 << 20)
+        .spawn(f)
+        .unwrap()
+        .join()
+        .unwrap();
+}
+
 /// The C (or C++) compiler for the target being tested, as the cc crate finds it (honours
 /// `CC`/`CXX`), without cargo build-script output.
 pub fn compiler(cpp: bool) -> cc::Tool {

@@ -303,10 +303,10 @@ unsafe fn encode_block<V: Q16, E: Elem, K: Encode<V>>(
     // SAFETY (each arm): forwarded contract.
     unsafe {
         match (pk.bits, pk.high) {
-            (8, _) => encode_run::<V, E, K, 8, false>(k, x, len, q, e0, pk.pad),
-            (4, false) => encode_run::<V, E, K, 4, false>(k, x, len, q, e0, pk.pad),
-            (4, true) => encode_run::<V, E, K, 4, true>(k, x, len, q, e0, pk.pad),
-            _ => encode_run::<V, E, K, 6, false>(k, x, len, q, e0, pk.pad),
+            (8, _) => own_frame!(encode_run::<V, E, K, 8, false>(k, x, len, q, e0, pk.pad)),
+            (4, false) => own_frame!(encode_run::<V, E, K, 4, false>(k, x, len, q, e0, pk.pad)),
+            (4, true) => own_frame!(encode_run::<V, E, K, 4, true>(k, x, len, q, e0, pk.pad)),
+            _ => own_frame!(encode_run::<V, E, K, 6, false>(k, x, len, q, e0, pk.pad)),
         }
     }
 }
@@ -445,7 +445,7 @@ pub unsafe fn quantize<V: Q16, E: Elem>(
         unsafe {
             let xb = x.add(b * bs);
             match kind {
-                Kind::Int { qmin, qmax } => {
+                Kind::Int { qmin, qmax } => own_frame!({
                     let (scale, zp) = if p.scales_given {
                         let scale = r::scale_f32(s, b);
                         (scale, r::zero_point(z, b, bits, qmin < 0))
@@ -477,8 +477,8 @@ pub unsafe fn quantize<V: Q16, E: Elem>(
                         hi: V::splat(qmax as f32 - zp),
                     };
                     encode_block::<V, E, _>(&k, xb, len, q, b * bs, &pk);
-                }
-                Kind::MxFp(_) | Kind::MxInt8 => {
+                }),
+                Kind::MxFp(_) | Kind::MxInt8 => own_frame!({
                     let byte = if p.scales_given {
                         s.add(b).read()
                     } else {
@@ -495,8 +495,8 @@ pub unsafe fn quantize<V: Q16, E: Elem>(
                         fmt,
                     };
                     encode_block::<V, E, _>(&k, xb, len, q, b * bs, &pk);
-                }
-                Kind::Nvfp4 => {
+                }),
+                Kind::Nvfp4 => own_frame!({
                     let byte = if p.scales_given {
                         s.add(b).read()
                     } else {
@@ -507,8 +507,8 @@ pub unsafe fn quantize<V: Q16, E: Elem>(
                     let d = tables::E4M3[usize::from(byte)] * p.tensor_scale;
                     let k = NvEnc { d: V::splat(d) };
                     encode_block::<V, E, _>(&k, xb, len, q, b * bs, &pk);
-                }
-                Kind::Bnb(_) => {
+                }),
+                Kind::Bnb(_) => own_frame!({
                     let absmax = if p.scales_given {
                         r::scale_f32(s, b)
                     } else {
@@ -528,7 +528,7 @@ pub unsafe fn quantize<V: Q16, E: Elem>(
                         whole,
                     };
                     encode_block::<V, E, _>(&k, xb, len, q, b * bs, &pk);
-                }
+                }),
             }
         }
     }
@@ -794,10 +794,10 @@ unsafe fn decode_blocks<V: Q16, E: Elem, D: Decode<V>>(
     // SAFETY (each arm): forwarded contract.
     unsafe {
         match (pk.bits, pk.high) {
-            (8, _) => decode_run::<V, E, D, 8, false>(d, n, bs, q, y),
-            (4, false) => decode_run::<V, E, D, 4, false>(d, n, bs, q, y),
-            (4, true) => decode_run::<V, E, D, 4, true>(d, n, bs, q, y),
-            _ => decode_run::<V, E, D, 6, false>(d, n, bs, q, y),
+            (8, _) => own_frame!(decode_run::<V, E, D, 8, false>(d, n, bs, q, y)),
+            (4, false) => own_frame!(decode_run::<V, E, D, 4, false>(d, n, bs, q, y)),
+            (4, true) => own_frame!(decode_run::<V, E, D, 4, true>(d, n, bs, q, y)),
+            _ => own_frame!(decode_run::<V, E, D, 6, false>(d, n, bs, q, y)),
         }
     }
 }
