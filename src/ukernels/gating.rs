@@ -1336,7 +1336,7 @@ unsafe fn gate_row_grouped<V: V16, T: Elem, const FUSED: bool>(
     if logit_keys {
         vmap!(V, wt, |v| expert_score::<V, FUSED>(p.score, v));
     } else if masked {
-        // Only masked entries hold -inf here (a finite key has a finite or +inf score).
+        // Only masked entries hold -inf here: a score of -inf makes its key -inf.
         let mut z = [0.0f32; 16];
         // SAFETY: `z` holds 16 elements.
         unsafe { expert_score::<V, FUSED>(p.score, vninf).store_f32(z.as_mut_ptr()) };
