@@ -231,8 +231,11 @@ fn f16_lanes<V: Q16>(v: V) -> [u16; GROUP] {
 /// `d != 0 ? 1 / d : 0` lane-wise (d is never NaN here: every maximum skips NaN).
 #[inline(always)]
 fn inverse<V: Q16>(d: V) -> V {
-    let zero = V::splat(0.0);
-    V::select_lt(zero, d.abs(), V::splat(1.0).div(d), zero)
+    V::blend(
+        d.abs().mask_gt(V::splat(0.0)),
+        V::splat(1.0).div(d),
+        V::splat(0.0),
+    )
 }
 
 /// Per block (lane k): the largest x and 0, and the smallest x and 0, NaN skipped (x86 `max`
@@ -460,12 +463,9 @@ pub unsafe fn quantize_q5_1<V: Q16, E: Elem>(blocks: usize, x: *const E::S, q: *
 fn split5<V: Q16>(l0: V, l1: V) -> (V, V, u32) {
     let sixteen = V::splat(16.0);
     let (h0, h1) = (l0.mask_ge(sixteen), l1.mask_ge(sixteen));
-    // The subtractions compare again in registers rather than expand the bitmasks (on AVX2 a
-    // bitmask back to a vector takes several instructions per half).
-    let zero = V::splat(0.0);
     (
-        l0.sub(V::select_ge(l0, sixteen, sixteen, zero)),
-        l1.sub(V::select_ge(l1, sixteen, sixteen, zero)),
+        l0.sub(V::bits(h0, 16.0)),
+        l1.sub(V::bits(h1, 16.0)),
         h0 | (h1 << 16),
     )
 }
@@ -504,8 +504,8 @@ unsafe fn quantize_q8<V: Q16, E: Elem, const SUM: bool>(blocks: usize, x: *const
             }
             if SUM {
                 let (zero, lim) = (V::splat(0.0), V::splat(2147483648.0));
-                let l0 = V::select_lt(l0.abs(), lim, l0, zero);
-                let l1 = V::select_lt(l1.abs(), lim, l1, zero);
+                let l0 = V::blend(lim.mask_gt(l0.abs()), l0, zero);
+                let l1 = V::blend(lim.mask_gt(l1.abs()), l1, zero);
                 sums[k] = V::dsum(V::dadd(V::dadd(V::dzero(), l0), l1)) as f32;
             }
         }
@@ -594,22 +594,20 @@ fn mxfp4_code<V: Q16>(x: V, d: f32) -> V {
     ];
     const MID: [f32; 7] = [0.5, 1.5, 2.5, 3.5, 5.0, 7.0, 10.0];
     let (a, zero, half) = (x.abs(), V::splat(0.0), 0.5 * d);
-    let halfv = V::splat(half);
+    let above = a.mask_gt(V::splat(half));
     let c = if half >= f32::MIN_POSITIVE {
         let base = ((half.to_bits() >> 21) + 4) as f32;
         let j = a.bits_sub_shr(1, 21).sub(V::splat(base));
         let j = j.max(zero).min(V::splat(15.0));
-        V::select_lt(halfv, a, V::permute(from_lanes(&CODE), j), zero)
+        V::blend(above, V::permute(from_lanes(&CODE), j), zero)
     } else {
         let mut c = zero;
         for m in MID {
-            c = c.add(V::select_lt(V::splat(m * d), a, V::splat(1.0), zero));
+            c = c.add(V::bits(a.mask_gt(V::splat(m * d)), 1.0));
         }
         c
     };
-    // Sign 8 for x < 0 with |x| > d/2 (compares and blends in registers: no bitmasks).
-    let sign = V::select_lt(halfv, a, V::splat(8.0), zero);
-    c.add(V::select_lt(x, zero, sign, zero))
+    c.add(V::bits(zero.mask_gt(x) & above, 8.0))
 }
 
 /// MXFP4's shared exponent: [`r::mxfp4_exponent`], from the exponent bits where `log2f` cannot

@@ -97,8 +97,7 @@ pub trait Q16: V16 {
             let at = i.add(Self::splat(((1u32 << k) - 1) as f32));
             // SAFETY: at < 2^(k+1) - 1 <= 255 (caller: 256 floats).
             let node = unsafe { Self::lookup(levels, at) };
-            let step = Self::select_lt(node, v, Self::splat(1.0), Self::splat(0.0));
-            i = i.add(i).add(step);
+            i = i.add(i).add(Self::bits(v.mask_gt(node), 1.0));
         }
         i
     }

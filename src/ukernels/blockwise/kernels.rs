@@ -26,7 +26,7 @@ fn rne<V: Q16>(v: V) -> V {
 /// NaN lanes become 0.
 #[inline(always)]
 fn nan_to_zero<V: Q16>(v: V) -> V {
-    V::select_ge(v, v, v, V::splat(0.0))
+    V::blend(v.mask_ge(v), v, V::splat(0.0))
 }
 
 /// Lanes `0..cnt` set.
@@ -43,12 +43,12 @@ fn fp_encode<V: Q16>(f: FpFormat, v: V, neg: V) -> V {
     let p = a.and_bits(0x7F80_0000).max(V::splat(emin));
     let c = p.mul(V::splat(pow2(23 - f.m as i32)));
     let rounded = a.add(c).sub(c);
+    let sub = V::splat(emin).mask_gt(rounded);
     let cs = rounded.mul(V::splat(pow2(f.m as i32 - f.emin())));
     let cn = rounded
         .bits_shr(23 - f.m)
         .sub(V::splat((((127 - f.bias) as u32) << f.m) as f32));
-    V::select_lt(rounded, V::splat(emin), cs, cn)
-        .add(neg.mul(V::splat((1u32 << (f.e + f.m)) as f32)))
+    V::blend(sub, cs, cn).add(neg.mul(V::splat((1u32 << (f.e + f.m)) as f32)))
 }
 
 /// [`tables::fp_decode`] lane-wise, for integer-valued codes `c` (no table, no gather):
@@ -59,23 +59,26 @@ fn fp_encode<V: Q16>(f: FpFormat, v: V, neg: V) -> V {
 fn fp_decode<V: Q16>(f: FpFormat, c: V) -> V {
     let top = (1u32 << (f.e + f.m)) as f32;
     let one_m = (1u32 << f.m) as f32;
-    let (topv, zero) = (V::splat(top), V::splat(0.0));
-    let mag = c.sub(V::select_ge(c, topv, topv, zero));
+    let neg = c.mask_ge(V::splat(top));
+    let mag = c.sub(V::bits(neg, top));
     let ex = mag.mul(V::splat(1.0 / one_m)).trunc();
     let man = mag.sub(ex.mul(V::splat(one_m)));
     let k = (127 - f.bias - f.m as i32) as f32;
     let p2 = ex.add(V::splat(k)).mul(V::splat(8388608.0)).int_to_bits();
     let normal = V::splat(one_m).add(man).mul(p2);
     let sub = man.mul(V::splat(pow2(f.emin() - f.m as i32)));
-    let one = V::splat(1.0);
-    let mut v = V::select_ge(ex, one, normal, sub);
+    let mut v = V::blend(ex.mask_ge(V::splat(1.0)), normal, sub);
     if f.e == 4 && f.m == 3 {
-        v = V::select_ge(mag, V::splat(127.0), V::splat(f32::NAN), v);
+        v = V::blend(mag.mask_ge(V::splat(127.0)), V::splat(f32::NAN), v);
     } else if f.e == 5 {
-        let special = V::select_ge(man, one, V::splat(f32::NAN), V::splat(f32::INFINITY));
-        v = V::select_ge(ex, V::splat(31.0), special, v);
+        let special = V::blend(
+            man.mask_ge(V::splat(1.0)),
+            V::splat(f32::NAN),
+            V::splat(f32::INFINITY),
+        );
+        v = V::blend(ex.mask_ge(V::splat(31.0)), special, v);
     }
-    v.mul(V::select_ge(c, topv, V::splat(-1.0), one))
+    v.mul(V::blend(neg, V::splat(-1.0), V::splat(1.0)))
 }
 
 /// Loads elements `g..g + cnt` of a block (zeros after `cnt`).
@@ -197,7 +200,7 @@ impl<V: Q16> Encode<V> for NvEnc<V> {
     #[inline(always)]
     fn encode(&self, x: V) -> V {
         let v = x.div(self.d);
-        let neg = V::select_lt(v, V::splat(0.0), V::splat(1.0), V::splat(0.0));
+        let neg = V::bits(V::splat(0.0).mask_gt(v), 1.0);
         fp_encode(FpFormat::E2M1, v, neg)
     }
 }
@@ -239,7 +242,7 @@ impl<V: Q16> Book<V> {
             let mut step = n / 2;
             while step > 0 {
                 let m = V::permute(self.mids, pos.add(V::splat((step - 1) as f32)));
-                pos = pos.add(V::select_lt(m, v, V::splat(step as f32), V::splat(0.0)));
+                pos = pos.add(V::bits(v.mask_gt(m), step as f32));
                 step /= 2;
             }
             pos
@@ -247,7 +250,7 @@ impl<V: Q16> Book<V> {
             // SAFETY: a 256-code book has 256 level-ordered floats.
             unsafe { V::search_levels256(self.book.levels.as_ptr(), v) }
         };
-        let pos = V::select_ge(v, v, pos, V::splat((n - 1) as f32));
+        let pos = V::blend(v.mask_ge(v), pos, V::splat((n - 1) as f32));
         if n == 16 && self.book.order[1] != 1 {
             V::permute(self.order, pos)
         } else {
@@ -388,8 +391,7 @@ unsafe fn load_codes<V: Q16, const BITS: usize, const HIGH: bool>(q: *const u8, 
 #[inline(always)]
 fn sign_extend<V: Q16>(c: V, bits: usize) -> V {
     let half = (1u32 << (bits - 1)) as f32;
-    let half = V::splat(half);
-    c.sub(V::select_ge(c, half, half.add(half), V::splat(0.0)))
+    c.sub(V::bits(c.mask_ge(V::splat(half)), 2.0 * half))
 }
 
 /// Quantizes `n` elements (see [`super::QuantizeFn`]).
@@ -557,7 +559,7 @@ unsafe fn nvfp4_16_blocks<V: Q16, E: Elem>(
     }
     let amax = V::hmax16(&v);
     let t = amax.div(V::splat(6.0 * p.tensor_scale));
-    let t = V::select_lt(zero, t, t.max(V::splat(pow2(-9))), V::splat(1.0));
+    let t = V::blend(t.mask_gt(zero), t.max(V::splat(pow2(-9))), V::splat(1.0));
     let codes = fp_encode(FpFormat::E4M3, t, zero);
     let mut d = [0.0f32; 16];
     // SAFETY: 16 scale bytes writable (caller); 16 floats in d.

@@ -154,16 +154,6 @@ impl V16 for A16 {
         }
     }
     #[inline(always)]
-    fn select_ge(a: Self, b: Self, x: Self, y: Self) -> Self {
-        // SAFETY: see the impl comment.
-        unsafe {
-            A16(
-                _mm256_blendv_ps(y.0, x.0, _mm256_cmp_ps::<_CMP_GE_OQ>(a.0, b.0)),
-                _mm256_blendv_ps(y.1, x.1, _mm256_cmp_ps::<_CMP_GE_OQ>(a.1, b.1)),
-            )
-        }
-    }
-    #[inline(always)]
     fn hmax(self) -> f32 {
         // SAFETY: see the impl comment.
         unsafe {

@@ -153,14 +153,6 @@ impl V16 for Z16 {
         }
     }
     #[inline(always)]
-    fn select_ge(a: Self, b: Self, x: Self, y: Self) -> Self {
-        // SAFETY: see the impl comment.
-        unsafe {
-            let m = _mm512_cmp_ps_mask::<_CMP_GE_OQ>(a.0, b.0);
-            Z16(_mm512_mask_blend_ps(m, y.0, x.0))
-        }
-    }
-    #[inline(always)]
     fn hmax(self) -> f32 {
         // SAFETY: see the impl comment.
         unsafe {

@@ -97,10 +97,6 @@ pub trait V16: Copy {
     }
     /// Lane-wise `if a < b { x } else { y }` (false for NaN).
     fn select_lt(a: Self, b: Self, x: Self, y: Self) -> Self;
-    /// Lane-wise `if a >= b { x } else { y }` (false for NaN). With [`V16::select_lt`], the
-    /// compare-and-blend that stays in vector registers: on AVX2 a `mask_*` bitmask that goes
-    /// back into a blend costs a movemask and an expansion per half.
-    fn select_ge(a: Self, b: Self, x: Self, y: Self) -> Self;
     /// The maximum lane, by a fixed tree: lanes (i, i+8), then (i, i+4), (i, i+2), (0, 1).
     fn hmax(self) -> f32;
     /// 16 f64 zeros.

@@ -101,12 +101,6 @@ impl V16 for S16 {
         }))
     }
     #[inline(always)]
-    fn select_ge(a: Self, b: Self, x: Self, y: Self) -> Self {
-        S16(std::array::from_fn(|i| {
-            if a.0[i] >= b.0[i] { x.0[i] } else { y.0[i] }
-        }))
-    }
-    #[inline(always)]
     fn hmax(self) -> f32 {
         tree16(self.0, |a, b| if a > b { a } else { b })
     }
