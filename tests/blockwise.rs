@@ -39,6 +39,19 @@ struct Out {
     z: Option<Vec<u8>>,
 }
 
+impl Out {
+    /// Zeroed scale (and zero-point) buffers for quantizing `n` elements with computed scales.
+    fn computed(p: &Params, n: usize) -> Out {
+        Out {
+            q: vec![],
+            s: vec![0; p.scale_bytes(n)],
+            z: p.scheme
+                .has_zero_points()
+                .then(|| vec![0; p.zero_point_bytes(n)]),
+        }
+    }
+}
+
 /// Quantizes `x` at `level`; `init` gives the scale / zero point buffers' initial contents
 /// (the given ones, or anything when computed).
 fn quantize<E: BlockwiseElem>(
@@ -254,11 +267,7 @@ fn tails_and_guard_pages() {
             let x = random_values(&mut r, n);
             let zb = p.zero_point_bytes(n);
             let with_z = p.scheme.has_zero_points();
-            let init = Out {
-                q: vec![],
-                s: vec![0; p.scale_bytes(n)],
-                z: with_z.then(|| vec![0; zb]),
-            };
+            let init = Out::computed(&p, n);
             let want = quantize::<F32>(IsaLevel::Scalar, &p, &x, &init, None);
             let want_y = dequantize::<F32>(IsaLevel::Scalar, &p, n, &want, None);
             for level in levels() {
@@ -331,13 +340,7 @@ fn threads_do_not_change_results() {
     for p in test_params() {
         let n = 1 << 18 | 5;
         let x = random_values(&mut r, n);
-        let init = Out {
-            q: vec![],
-            s: vec![0; p.scale_bytes(n)],
-            z: p.scheme
-                .has_zero_points()
-                .then(|| vec![0; p.zero_point_bytes(n)]),
-        };
+        let init = Out::computed(&p, n);
         for level in levels() {
             let one = quantize::<F32>(level, &p, &x, &init, None);
             let two = quantize::<F32>(level, &p, &x, &init, Some(&tp));
@@ -359,13 +362,7 @@ fn round_trip_error() {
         let x: Vec<f32> = (0..n)
             .map(|_| (r.next_u32() >> 8) as f32 / (1u32 << 24) as f32 * 2.0 - 1.0)
             .collect();
-        let init = Out {
-            q: vec![],
-            s: vec![0; p.scale_bytes(n)],
-            z: p.scheme
-                .has_zero_points()
-                .then(|| vec![0; p.zero_point_bytes(n)]),
-        };
+        let init = Out::computed(&p, n);
         let o = quantize::<F32>(IsaLevel::Scalar, &p, &x, &init, None);
         let y = dequantize::<F32>(IsaLevel::Scalar, &p, n, &o, None);
         // Bounds for |x| <= 1 per block: ONNX half a step (1/127, 1/7, 2/255, 2/15 of range).
@@ -407,13 +404,7 @@ fn every_kernel_fits_in_a_small_thread_stack() {
     fn each<E: BlockwiseElem>(p: &Params, x: &[f32], pool: &Threadpool) {
         let x: Vec<E::S> = x.iter().map(|&f| E::from_f32(f)).collect();
         let n = x.len();
-        let init = Out {
-            q: vec![],
-            s: vec![0; p.scale_bytes(n)],
-            z: p.scheme
-                .has_zero_points()
-                .then(|| vec![0; p.zero_point_bytes(n)]),
-        };
+        let init = Out::computed(p, n);
         let given = params(p.scheme as u32, p.block_size as u32, 1, p.tensor_scale).unwrap();
         let want = quantize::<E>(IsaLevel::Scalar, p, &x, &init, None);
         let want_y = dequantize::<E>(IsaLevel::Scalar, p, n, &want, None);

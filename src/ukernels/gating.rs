@@ -1320,9 +1320,10 @@ unsafe fn gate_row_grouped<V: V16, T: Elem, const FUSED: bool>(
     }
 
     // 4. The scores of the selected, then the weights, in place in the caller's row. A
-    // selected expert with a -inf key weighs as the score of -inf (as in `gate_row`); its
-    // stored score may be another (a NaN logit's, one whose bias made the key -inf). Scores
-    // stored in step 1 rather than recomputed for the k here (logit keys aside): the
+    // selected expert with a -inf key gets the score of -inf (its stored score may be another:
+    // a NaN logit's, one whose bias made the key -inf); `gate_row`'s stored-score path passes
+    // -inf instead, which differs under post_fn = SOFTMAX (an open question, not settled here).
+    // Scores stored in step 1 rather than recomputed for the k here (logit keys aside): the
     // recomputation's latency chain, after a vector reload of k scalar stores, ended every
     // row (AVX-512 DeepSeek-V3 rows 11-13% faster stored).
     // SAFETY: k writable elements at w (caller).
