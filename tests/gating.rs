@@ -144,6 +144,18 @@ fn grouped_cases() -> Vec<Case> {
             params(128, 5, SG, 0, 1, 0.0, 1.0, (8, 2, 0)),
             None,
         ),
+        // post_fn = SOFTMAX after a non-identity score, stored scores and logit keys: a
+        // selected expert with a -inf key takes no share of the post softmax.
+        c(
+            "grouped-e64-g4-k8-tg2-sigmoid-post-softmax",
+            params(64, 8, SG, 1, 0, 0.0, 1.0, (4, 2, 1)),
+            Some(bias(64, 15, -0.1, 0.1)),
+        ),
+        c(
+            "grouped-e64-g4-k6-tg2-max-logit-keys-post-softmax",
+            params(64, 6, SSP, 1, 0, 0.0, 1.0, (4, 2, 0)),
+            None,
+        ),
     ]
 }
 
@@ -441,7 +453,11 @@ fn check_rows<T: Elem>(
                 rw = r.w;
                 near_ties += 1;
             } else {
-                let close = got.iter().zip(&rid).all(|(&a, &b)| near(keys[a], keys[b]));
+                // Where the ids differ, both keys finite and near: equal infinite keys are an
+                // exact tie, which the index breaks.
+                let close = got.iter().zip(&rid).all(|(&a, &b)| {
+                    a == b || (keys[a].is_finite() && keys[b].is_finite() && near(keys[a], keys[b]))
+                });
                 assert!(
                     close && (c.bias.is_some() || c.p.group_score == 1),
                     "{what}: row {t}: ids {got:?}, want {rid:?}"
@@ -632,8 +648,31 @@ fn ties_nan_inf_and_masked_rows() {
         let e = c.p.num_experts as usize;
         let mut r = Rng(77);
         let mut rows: Vec<Vec<f32>> = vec![
-            vec![0.5; e],      // all equal
-            vec![ninf; e],     // all -inf
+            vec![0.5; e],  // all equal
+            vec![ninf; e], // all -inf
+            // Three finite logits: k > 3 selects -inf keys beside them.
+            (0..e)
+                .map(|i| {
+                    if i < 3 {
+                        uniform(&mut r, -3.0, 3.0)
+                    } else {
+                        ninf
+                    }
+                })
+                .collect(),
+            // Two finite logits in each of the second and third groups (of four where
+            // there are groups), -inf elsewhere: with more than four selected, the -inf
+            // fillers come from the lowest indices, masked groups included (the spec's
+            // total order: key, then index).
+            (0..e)
+                .map(|i| {
+                    if (e / 4..e / 4 + 2).contains(&i) || (e / 2..e / 2 + 2).contains(&i) {
+                        uniform(&mut r, -3.0, 3.0)
+                    } else {
+                        ninf
+                    }
+                })
+                .collect(),
             vec![f32::NAN; e], // all NaN
             vec![1e30; e],
             (0..e)

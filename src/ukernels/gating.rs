@@ -1200,8 +1200,8 @@ unsafe fn gate_row<V: V16, T: Elem, const FUSED: bool>(
 /// second bests and the bests above them are `2 topk_group >= k` distinct experts), else
 /// `>=` the k-th largest lane maximum of the kept groups. The weights come from the score
 /// function of the k selected logits, as in [`gate_row`]. The rare rows with more than
-/// `CANDIDATES` candidates (ties, −inf keys) go through [`select`] over all keys with the
-/// other groups masked.
+/// `CANDIDATES` candidates (ties, −inf keys) or fewer than k finite keys in the kept groups
+/// go through [`select`] over all keys with the other groups masked.
 ///
 /// # Safety
 /// As for [`gate_row`], and `p.grouped()`.
@@ -1290,10 +1290,13 @@ unsafe fn gate_row_grouped<V: V16, T: Elem, const FUSED: bool>(
     // SAFETY: `lanes` holds 16 elements.
     let iota = unsafe { V::load_f32(lanes.as_ptr()) };
     let mut c = 0;
-    let mut overflow = false;
+    // A threshold of -inf: fewer than k finite keys in the kept groups. The -inf keys then
+    // selected come by expert index from every group, masked ones included (the total order
+    // of the spec), which only the selection over all keys sees.
+    let mut overflow = t == ninf;
     // The kept groups in ascending order by their bits: tg iterations, a loop the branch
     // predictor learns (a test per group mispredicts on about half the rows).
-    let mut bits = kept;
+    let mut bits = if overflow { 0 } else { kept };
     'groups: while bits != 0 {
         let j = bits.trailing_zeros() as usize;
         bits &= bits - 1;
@@ -1319,39 +1322,26 @@ unsafe fn gate_row_grouped<V: V16, T: Elem, const FUSED: bool>(
         rank_candidates::<V>(&mut ck, &mut cidx, c, k, sel);
     }
 
-    // 4. The scores of the selected, then the weights, in place in the caller's row. A
-    // selected expert with a -inf key gets the score of -inf (its stored score may be another:
-    // a NaN logit's, one whose bias made the key -inf); `gate_row`'s stored-score path passes
-    // -inf instead, which differs under post_fn = SOFTMAX (an open question, not settled here).
-    // Scores stored in step 1 rather than recomputed for the k here (logit keys aside): the
-    // recomputation's latency chain, after a vector reload of k scalar stores, ended every
-    // row (AVX-512 DeepSeek-V3 rows 11-13% faster stored).
+    // 4. The scores of the selected, then the weights, in place in the caller's row (the
+    // entries of experts with a -inf key are set to -inf by `finish`). Scores stored in step
+    // 1 rather than recomputed for the k here (logit keys aside): the recomputation's latency
+    // chain, after a vector reload of k scalar stores, ended every row (AVX-512 DeepSeek-V3
+    // rows 11-13% faster stored).
     // SAFETY: k writable elements at w (caller).
     let wt = unsafe { std::slice::from_raw_parts_mut(w, k) };
-    let mut masked = false;
     for (v, &j) in wt.iter_mut().zip(sel.iter()) {
-        let j = j as usize;
-        masked |= keys[j] == ninf;
-        *v = if keys[j] == ninf { ninf } else { scores[j] };
+        *v = scores[j as usize];
     }
     if logit_keys {
         vmap!(V, wt, |v| expert_score::<V, FUSED>(p.score, v));
-    } else if masked {
-        // Only masked entries hold -inf here: a score of -inf makes its key -inf.
-        let mut z = [0.0f32; 16];
-        // SAFETY: `z` holds 16 elements.
-        unsafe { expert_score::<V, FUSED>(p.score, vninf).store_f32(z.as_mut_ptr()) };
-        for v in wt.iter_mut().filter(|v| **v == ninf) {
-            *v = z[0];
-        }
     }
     // SAFETY: k writable elements at ids (caller).
     unsafe { finish::<V, FUSED>(p, wt, sel, keys, ids) };
 }
 
-/// The last stages of the weights, shared by the row kernels: `post_fn`, 0 for experts with
-/// a −inf key, `normalize`, `scale`; then the ids. `wt` holds the k selected scores, `sel`
-/// their experts in order.
+/// The last stages of the weights, shared by the row kernels: `post_fn` (experts with a −inf
+/// key enter it as −inf), 0 for those experts, `normalize`, `scale`; then the ids. `wt` holds
+/// the k selected scores, `sel` their experts in order.
 ///
 /// # Safety
 /// `k` writable elements at `ids`.
@@ -1369,6 +1359,15 @@ unsafe fn finish<V: V16, const FUSED: bool>(
         Post::None => {}
         Post::Sigmoid => vmap!(V, wt, |v| sigmoid::<V, FUSED>(v)),
         Post::Softmax => {
+            // An expert with a -inf key enters the softmax over the k as -inf (no share),
+            // whatever its score function made of it (the score of -inf is 0 for sigmoid and
+            // sqrt-softplus; a group-masked expert keeps its score). NONE and SIGMOID are
+            // lane-wise: the zeroing below covers them.
+            for (v, &j) in wt.iter_mut().zip(sel.iter()) {
+                if keys[j as usize] == ninf {
+                    *v = ninf;
+                }
+            }
             let mk = wt.iter().fold(ninf, |a, &b| a.max(b));
             if !share_infinite(wt) {
                 if mk == ninf {
