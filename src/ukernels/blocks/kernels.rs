@@ -14,7 +14,7 @@
 //!   the scalar kernel's bytes.
 
 use super::Format;
-use super::lanes::{Q16, c_trunc, roundf};
+use super::lanes::{Q16, c_trunc, prefetch, roundf};
 use super::reference as r;
 use super::reference::{KVALUES_MXFP4, QK, QK_K};
 use crate::ukernels::cvt::f16_to_f32;
@@ -32,18 +32,6 @@ unsafe fn load<V: Q16, E: Elem, const N: usize>(x: *const E::S) -> [V; N] {
         *v = unsafe { E::load::<V>(x.add(16 * i)) };
     }
     v
-}
-
-/// Hints the lines of `n` elements at `x` into L1. The quantizers hint the input they read
-/// next: with the hardware prefetchers alone, compute and memory reads did not overlap
-/// (out-of-cache time was in-cache time plus read time). `x` may lie past the caller's buffer:
-/// a prefetch is never dereferenced and never faults.
-#[inline(always)]
-fn prefetch<V: Q16, E: Elem>(x: *const E::S, n: usize) {
-    let p = x.cast::<u8>();
-    for line in (0..n * std::mem::size_of::<E::S>()).step_by(64) {
-        V::prefetch::<false>(p.wrapping_add(line));
-    }
 }
 
 /// Writes a little-endian u16 at `p`.

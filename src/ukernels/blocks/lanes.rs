@@ -7,8 +7,8 @@
 //! SIMD kernels give the same bytes as `reference` for every input.
 
 use super::reference::c_int;
-use crate::ukernels::simd::V16;
 use crate::ukernels::simd::scalar::S16;
+use crate::ukernels::simd::{Elem, V16};
 
 /// Block-format lane operations.
 pub trait Q16: V16 {
@@ -173,6 +173,18 @@ pub fn roundf<V: Q16>(x: V) -> V {
     let t = x.trunc();
     let f = x.sub(t);
     t.add(f.add(f).trunc())
+}
+
+/// Hints the lines of `n` elements at `x` into L1. The quantizers (GGUF and split-scale) hint
+/// the input they read next: with the hardware prefetchers alone, compute and memory reads did
+/// not overlap (out-of-cache time was in-cache time plus read time). `x` may lie past the
+/// caller's buffer: a prefetch is never dereferenced and never faults.
+#[inline(always)]
+pub fn prefetch<V: Q16, E: Elem>(x: *const E::S, n: usize) {
+    let p = x.cast::<u8>();
+    for line in (0..n * std::mem::size_of::<E::S>()).step_by(64) {
+        V::prefetch::<false>(p.wrapping_add(line));
+    }
 }
 
 /// ggml's `nearest_int` on a scalar, exactly (the reference's function).

@@ -12,10 +12,16 @@
 use super::reference::{self as r, bnb_clamp, int_scale, mx_scale_byte, nvfp4_scale_byte};
 use super::tables::{self, CodeBook, pow2};
 use super::{FpFormat, Kind, Params};
-use crate::ukernels::blocks::lanes::Q16;
+use crate::ukernels::blocks::lanes::{Q16, prefetch};
 use crate::ukernels::simd::{Elem, V16};
 
 const MAGIC: f32 = 12582912.0;
+
+/// How far ahead (bytes of input) the quantizers hint their input into L1. Measured on this
+/// machine, AVX-512 f32 quantize of 2^24 elements, ms (none / 512 / 1024 / 2048 / 4096 bytes):
+/// int8 11.7 / 8.1 / 6.9 / 5.8-6.1 / 5.6, mxfp8_e4m3 18.1 / 9.8 / 8.4 / 7.8-8.0 / 7.8, nvfp4
+/// 13.9 / 11.5 / 9.2 / 8.1-8.4 / 8.0; 2048 and 4096 within noise of each other.
+const PREFETCH_BYTES: usize = 2048;
 
 /// [`r::rne`] lane-wise.
 #[inline(always)]
@@ -433,13 +439,21 @@ pub unsafe fn quantize<V: Q16, E: Elem>(
         // SAFETY: whole blocks first..first + 16 lie inside the buffers (caller).
         unsafe {
             while first + 16 <= n / 16 {
+                prefetch::<V, E>(
+                    x.wrapping_add(16 * first + PREFETCH_BYTES / size_of::<E::S>()),
+                    256,
+                );
                 nvfp4_16_blocks::<V, E>(p, x.add(16 * first), q, s.add(first), first, &pk);
                 first += 16;
             }
         }
     }
+    // The input of the block about PREFETCH_BYTES ahead is hinted into L1 per block (as the
+    // GGUF quantizers do; see `prefetch`).
+    let ahead = bs * (PREFETCH_BYTES / (bs * size_of::<E::S>())).max(1);
     for b in first..n.div_ceil(bs) {
         let len = bs.min(n - b * bs);
+        prefetch::<V, E>(x.wrapping_add(b * bs + ahead), bs);
         // SAFETY (every access below): block b, its codes, scale and zero point are inside the
         // caller's buffers.
         unsafe {
