@@ -7,6 +7,7 @@
 //! SIMD kernels give the same bytes as `reference` for every input.
 
 use super::reference::c_int;
+use crate::ukernels::blockwise::tables::Buckets;
 use crate::ukernels::simd::scalar::S16;
 use crate::ukernels::simd::{Elem, V16};
 
@@ -84,22 +85,15 @@ pub trait Q16: V16 {
     /// Lane-wise `(to_bits(lane).wrapping_sub(sub) >> shift) as f32` for `shift` >= 1 (`sub` 1:
     /// for a positive normal lane, the bits of the float just below it).
     fn bits_sub_shr(self, sub: u32, shift: u32) -> Self;
-    /// Lane-wise count of the 255 sorted values below the lane (0 for NaN), given them in
-    /// search-tree level order (`CodeBook::levels` of a 256-code book): `i = 2i + (v > node)`
-    /// for eight levels.
-    ///
-    /// # Safety
-    /// 256 readable floats at `levels`.
+    /// [`Buckets::search`] lane-wise, as f32 lanes (NaN lanes: any count).
     #[inline(always)]
-    unsafe fn search_levels256(levels: *const f32, v: Self) -> Self {
-        let mut i = Self::splat(0.0);
-        for k in 0..8 {
-            let at = i.add(Self::splat(((1u32 << k) - 1) as f32));
-            // SAFETY: at < 2^(k+1) - 1 <= 255 (caller: 256 floats).
-            let node = unsafe { Self::lookup(levels, at) };
-            i = i.add(i).add(Self::bits(v.mask_gt(node), 1.0));
+    fn search_buckets(t: &Buckets, v: Self) -> Self {
+        let mut a = [0.0f32; 16];
+        // SAFETY: `a` holds 16 elements.
+        unsafe {
+            v.store_f32(a.as_mut_ptr());
+            Self::load_f32(a.map(|x| t.search(x) as f32).as_ptr())
         }
-        i
     }
     /// Lane-wise `from_bits(lane as i32 as u32)` for integer-valued lanes in i32's range.
     fn int_to_bits(self) -> Self;

@@ -3,6 +3,7 @@
 use std::arch::x86_64::*;
 
 use super::lanes::Q16;
+use crate::ukernels::blockwise::tables::{BUCKET_SHIFT, BUCKETS, Buckets};
 use crate::ukernels::simd::avx2::A16;
 
 /// Lane `i` all ones where bit `i` of `bits` (8 lanes) is set.
@@ -78,6 +79,40 @@ fn unpack_nibble_pairs8(bytes: u32, high_first: bool) -> __m256 {
         );
         let (first, second) = if high_first { (hi, lo) } else { (lo, hi) };
         _mm256_cvtepi32_ps(_mm256_or_si256(first, _mm256_slli_epi64::<32>(second)))
+    }
+}
+
+/// [`Buckets::search`] for 8 lanes, as f32 lanes.
+#[inline(always)]
+fn search_buckets8(t: &Buckets, v: __m256) -> __m256 {
+    // SAFETY: only reached from kernels compiled with the AVX2 level's features; the gather
+    // indices are below 2 · BUCKETS, inside `t.entries` (the key is clamped to BUCKETS values,
+    // the sign adds BUCKETS or 0).
+    unsafe {
+        let b = _mm256_castps_si256(v);
+        let a = _mm256_and_si256(b, _mm256_set1_epi32(0x7FFF_FFFF));
+        let sign = _mm256_srai_epi32::<31>(b);
+        let key = _mm256_min_epu32(
+            _mm256_max_epu32(
+                _mm256_srli_epi32::<{ BUCKET_SHIFT as i32 }>(a),
+                _mm256_set1_epi32(t.lo as i32),
+            ),
+            _mm256_set1_epi32((t.lo + BUCKETS as u32 - 1) as i32),
+        );
+        let idx = _mm256_add_epi32(
+            _mm256_sub_epi32(key, _mm256_set1_epi32(t.lo as i32)),
+            _mm256_and_si256(sign, _mm256_set1_epi32(BUCKETS as i32)),
+        );
+        // Eight scalar loads, not vpgatherdd: under qemu 7.2's AVX2 emulation (CI's Haswell
+        // run) the gather returned wrong entries here, while this machine's hardware agreed
+        // with the reference (as for `gather` below).
+        let mut i = [0u32; 8];
+        _mm256_storeu_si256(i.as_mut_ptr().cast(), idx);
+        let e = _mm256_loadu_si256(i.map(|i| t.entries[i as usize]).as_ptr().cast());
+        let low = _mm256_and_si256(_mm256_xor_si256(a, sign), _mm256_set1_epi32(0x1FFFF));
+        let above = _mm256_cmpgt_epi32(low, _mm256_and_si256(e, _mm256_set1_epi32(0x3FFFF)));
+        // `above` is -1 where one more midpoint lies below.
+        _mm256_cvtepi32_ps(_mm256_sub_epi32(_mm256_srli_epi32::<18>(e), above))
     }
 }
 
@@ -189,6 +224,10 @@ impl Q16 for A16 {
     #[inline(always)]
     fn max_bits(self, o: Self) -> Self {
         A16(max_bits8(self.0, o.0), max_bits8(self.1, o.1))
+    }
+    #[inline(always)]
+    fn search_buckets(t: &Buckets, v: Self) -> Self {
+        A16(search_buckets8(t, v.0), search_buckets8(t, v.1))
     }
     #[inline(always)]
     fn int_to_bits(self) -> Self {

@@ -3,24 +3,8 @@
 use std::arch::x86_64::*;
 
 use super::lanes::Q16;
+use crate::ukernels::blockwise::tables::{BUCKET_SHIFT, BUCKETS, Buckets};
 use crate::ukernels::simd::avx512::Z16;
-
-/// `p[i & 31]` lane-wise for the 32 floats at `p`.
-///
-/// # Safety
-/// 32 readable floats; only reached from kernels compiled with the AVX-512 level's features.
-#[inline(always)]
-unsafe fn pair(p: *const f32, i: __m512i) -> __m512 {
-    // SAFETY: forwarded contract.
-    unsafe { _mm512_permutex2var_ps(_mm512_loadu_ps(p), i, _mm512_loadu_ps(p.add(16))) }
-}
-
-/// `b` where `i & bit` is set, else `a`.
-#[inline(always)]
-fn pick(i: __m512i, bit: i32, a: __m512, b: __m512) -> __m512 {
-    // SAFETY: only reached from kernels compiled with the AVX-512 level's features.
-    unsafe { _mm512_mask_blend_ps(_mm512_test_epi32_mask(i, _mm512_set1_epi32(bit)), a, b) }
-}
 
 // SAFETY (every `unsafe` block in this impl that only calls intrinsics): `Z16` is only used
 // inside functions compiled with the Avx512 level's target features, which are only called on
@@ -200,31 +184,35 @@ impl Q16 for Z16 {
         }
     }
     #[inline(always)]
-    unsafe fn search_levels256(levels: *const f32, v: Self) -> Self {
-        // SAFETY: 256 readable floats (caller); see the impl comment. Levels 0..=4 (at most
-        // 16 nodes) are one permute of one register, level 5 (32) one two-register permute,
-        // level 6 (64) two and a blend on index bit 5, level 7 (128) four and three blends.
+    fn search_buckets(t: &Buckets, v: Self) -> Self {
+        // SAFETY: see the impl comment; the gather indices are below 2 · BUCKETS, inside
+        // `t.entries` (the key is clamped to BUCKETS values, the sign adds BUCKETS or 0).
         unsafe {
-            let one = _mm512_set1_epi32(1);
-            let mut i = _mm512_setzero_si512();
-            for k in 0..8usize {
-                let base = levels.add((1usize << k) - 1);
-                let node = match k {
-                    0 => _mm512_set1_ps(*levels),
-                    1..=4 => _mm512_permutexvar_ps(i, _mm512_loadu_ps(base)),
-                    5 => pair(base, i),
-                    6 => pick(i, 32, pair(base, i), pair(base.add(32), i)),
-                    _ => {
-                        let lo = pick(i, 32, pair(base, i), pair(base.add(32), i));
-                        let hi = pick(i, 32, pair(base.add(64), i), pair(base.add(96), i));
-                        pick(i, 64, lo, hi)
-                    }
-                };
-                let gt = _mm512_cmp_ps_mask::<_CMP_GT_OQ>(v.0, node);
-                let i2 = _mm512_add_epi32(i, i);
-                i = _mm512_mask_add_epi32(i2, gt, i2, one);
-            }
-            Z16(_mm512_cvtepi32_ps(i))
+            let b = _mm512_castps_si512(v.0);
+            let a = _mm512_and_si512(b, _mm512_set1_epi32(0x7FFF_FFFF));
+            let sign = _mm512_srai_epi32::<31>(b);
+            let key = _mm512_min_epu32(
+                _mm512_max_epu32(
+                    _mm512_srli_epi32::<BUCKET_SHIFT>(a),
+                    _mm512_set1_epi32(t.lo as i32),
+                ),
+                _mm512_set1_epi32((t.lo + BUCKETS as u32 - 1) as i32),
+            );
+            let idx = _mm512_add_epi32(
+                _mm512_sub_epi32(key, _mm512_set1_epi32(t.lo as i32)),
+                _mm512_and_si512(sign, _mm512_set1_epi32(BUCKETS as i32)),
+            );
+            let e = _mm512_i32gather_epi32::<4>(idx, t.entries.as_ptr().cast());
+            let low = _mm512_and_si512(_mm512_xor_si512(a, sign), _mm512_set1_epi32(0x1FFFF));
+            let above =
+                _mm512_cmpgt_epi32_mask(low, _mm512_and_si512(e, _mm512_set1_epi32(0x3FFFF)));
+            let base = _mm512_srli_epi32::<18>(e);
+            Z16(_mm512_cvtepi32_ps(_mm512_mask_add_epi32(
+                base,
+                above,
+                base,
+                _mm512_set1_epi32(1),
+            )))
         }
     }
     #[inline(always)]

@@ -239,11 +239,14 @@ impl<V: Q16> Book<V> {
         }
     }
 
-    /// [`CodeBook::encode`] lane-wise: a binary search for the count of midpoints below `v`.
+    /// [`CodeBook::encode`] lane-wise: the count of midpoints below `v`, by a binary search in
+    /// registers (16 codes) or one bucket lookup (256, [`tables::Buckets`]).
     #[inline(always)]
     fn encode(&self, v: V) -> V {
         let n = self.book.order.len();
-        let pos = if n == 16 {
+        let pos = if let Some(t) = self.book.buckets {
+            V::search_buckets(t, v)
+        } else {
             let mut pos = V::splat(0.0);
             let mut step = n / 2;
             while step > 0 {
@@ -252,9 +255,6 @@ impl<V: Q16> Book<V> {
                 step /= 2;
             }
             pos
-        } else {
-            // SAFETY: a 256-code book has 256 level-ordered floats.
-            unsafe { V::search_levels256(self.book.levels.as_ptr(), v) }
         };
         let pos = V::blend(v.mask_ge(v), pos, V::splat((n - 1) as f32));
         if n == 16 && self.book.order[1] != 1 {

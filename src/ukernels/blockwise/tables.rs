@@ -18,10 +18,109 @@ pub struct CodeBook {
     pub mids: &'static [f32],
     /// The code at each ascending position.
     pub order: &'static [u8],
-    /// The midpoints by search-tree level (level k, holding `2^k` nodes, at offset `2^k - 1`:
-    /// node i of level k is midpoint `i · n / 2^k + n / 2^(k+1) - 1`), one padding 0 at the
-    /// end. Walking down, `i = 2i + (v > node)`, ends at the count of midpoints below `v`.
-    pub levels: &'static [f32],
+    /// For 256-code books, the midpoints by float bucket (see [`Buckets`]).
+    pub buckets: Option<&'static Buckets>,
+}
+
+/// Mantissa bits of a value that, with its sign and exponent, name its bucket.
+pub const BUCKET_MANT_BITS: u32 = 6;
+/// The bits of a value below its bucket's: `23 - BUCKET_MANT_BITS`.
+pub const BUCKET_SHIFT: u32 = 23 - BUCKET_MANT_BITS;
+/// Buckets per sign.
+pub const BUCKETS: usize = 1536;
+
+/// The count of a book's sorted midpoints below a value in one table lookup and one compare.
+/// A value's bucket is its sign and its magnitude's bits above [`BUCKET_SHIFT`] (exponent and
+/// top 6 mantissa bits); the dynamic map has at most one midpoint in any bucket (checked when
+/// the table is built). Bucket keys `lo..lo + BUCKETS` per sign; a magnitude whose key lies
+/// outside (zero, tiny, >= 2, inf, NaN) takes the clamped end bucket, which holds no midpoint
+/// and the count every value there has. Entry `sign · BUCKETS + key - lo` is
+/// `base << 18 | t`: `base` midpoints below every value of the bucket, then one more where
+/// `low > t`, with `low` the value's 17 bits below the bucket (complemented for a negative
+/// value: a smaller magnitude is the larger value) and `t` the same of the bucket's midpoint,
+/// or `0x1FFFF` (never exceeded) for a bucket without one.
+#[derive(Debug, PartialEq)]
+pub struct Buckets {
+    /// The first bucket key.
+    pub lo: u32,
+    /// `2 · BUCKETS` entries: positive values, then negative.
+    pub entries: [u32; 2 * BUCKETS],
+}
+
+impl Buckets {
+    /// The count of midpoints below `v` (any for NaN: callers blend NaN themselves).
+    #[inline(always)]
+    pub fn search(&self, v: f32) -> u32 {
+        let b = v.to_bits();
+        let (a, neg) = (b & 0x7FFF_FFFF, b >> 31);
+        let key = (a >> BUCKET_SHIFT).clamp(self.lo, self.lo + BUCKETS as u32 - 1) - self.lo;
+        let e = self.entries[(neg * BUCKETS as u32 + key) as usize];
+        let low = (a ^ neg.wrapping_neg()) & 0x1FFFF;
+        (e >> 18) + u32::from(low > e & 0x3FFFF)
+    }
+}
+
+/// How many of the ascending `mids` are below `x` (`or_equal`: at most `x`).
+const fn count_below(mids: &[f32], x: f32, or_equal: bool) -> u32 {
+    let (mut lo, mut hi) = (0, mids.len());
+    while lo < hi {
+        let m = (lo + hi) / 2;
+        if mids[m] < x || (or_equal && mids[m] == x) {
+            lo = m + 1;
+        } else {
+            hi = m;
+        }
+    }
+    lo as u32
+}
+
+/// The [`Buckets`] of ascending, nonzero `mids`; fails to compile (panics in const evaluation)
+/// if a bucket would hold two midpoints or the keys do not fit.
+const fn buckets(mids: &[f32]) -> Buckets {
+    let mut lo = u32::MAX;
+    let mut hi = 0;
+    let mut i = 0;
+    while i < mids.len() {
+        assert!(mids[i] != 0.0 && mids[i] == mids[i]);
+        let key = (mids[i].to_bits() & 0x7FFF_FFFF) >> BUCKET_SHIFT;
+        if key < lo {
+            lo = key;
+        }
+        if key > hi {
+            hi = key;
+        }
+        i += 1;
+    }
+    // Empty end buckets: the clamped keys land where no midpoint is.
+    lo -= 1;
+    assert!(hi + 1 < lo + BUCKETS as u32);
+    let mut entries = [0u32; 2 * BUCKETS];
+    let mut j = 0;
+    while j < BUCKETS {
+        let key = lo + j as u32;
+        let low_edge = f32::from_bits(key << BUCKET_SHIFT);
+        let high_edge = f32::from_bits((key + 1) << BUCKET_SHIFT);
+        // Positive values in [low_edge, high_edge); negative ones in (-high_edge, -low_edge].
+        let pos_base = count_below(mids, low_edge, false);
+        let pos_in = count_below(mids, high_edge, false) - pos_base;
+        let neg_base = count_below(mids, -high_edge, true);
+        let neg_in = count_below(mids, -low_edge, true) - neg_base;
+        assert!(pos_in <= 1 && neg_in <= 1);
+        let pos_t = if pos_in == 1 {
+            mids[pos_base as usize].to_bits() & 0x1FFFF
+        } else {
+            0x1FFFF
+        };
+        let neg_t = if neg_in == 1 {
+            !mids[neg_base as usize].to_bits() & 0x1FFFF
+        } else {
+            0x1FFFF
+        };
+        entries[j] = pos_base << 18 | pos_t;
+        entries[BUCKETS + j] = neg_base << 18 | neg_t;
+        j += 1;
+    }
+    Buckets { lo, entries }
 }
 
 impl CodeBook {
@@ -45,20 +144,6 @@ const fn mids<const N: usize, const M: usize>(v: &[f32; N], order: &[u8; N]) -> 
         i += 1;
     }
     m
-}
-
-const fn levels<const M: usize, const N: usize>(mids: &[f32; M]) -> [f32; N] {
-    let mut t = [0.0; N];
-    let mut k = 0;
-    while (1 << k) < N {
-        let mut i = 0;
-        while i < (1 << k) {
-            t[(1 << k) - 1 + i] = mids[i * (N >> k) + (N >> (k + 1)) - 1];
-            i += 1;
-        }
-        k += 1;
-    }
-    t
 }
 
 const fn identity<const N: usize>() -> [u8; N] {
@@ -117,14 +202,14 @@ const DYN8_VALUES: [f32; 256] = from_bits([
 ]);
 const DYN8_ORDER: [u8; 256] = identity();
 const DYN8_MIDS: [f32; 255] = mids(&DYN8_VALUES, &DYN8_ORDER);
-const DYN8_LEVELS: [f32; 256] = levels(&DYN8_MIDS);
+static DYN8_BUCKETS: Buckets = buckets(&DYN8_MIDS);
 
 /// bitsandbytes' signed dynamic map (`code[127] = 0`, `code[255] = 1`, no -1).
 pub static DYNAMIC8: CodeBook = CodeBook {
     values: &DYN8_VALUES,
     mids: &DYN8_MIDS,
     order: &DYN8_ORDER,
-    levels: &DYN8_LEVELS,
+    buckets: Some(&DYN8_BUCKETS),
 };
 
 const NF4_VALUES: [f32; 16] = from_bits([
@@ -133,14 +218,13 @@ const NF4_VALUES: [f32; 16] = from_bits([
 ]);
 const NF4_ORDER: [u8; 16] = identity();
 const NF4_MIDS: [f32; 15] = mids(&NF4_VALUES, &NF4_ORDER);
-const NF4_LEVELS: [f32; 16] = levels(&NF4_MIDS);
 
 /// QLoRA's NF4 (ascending already).
 pub static NF4: CodeBook = CodeBook {
     values: &NF4_VALUES,
     mids: &NF4_MIDS,
     order: &NF4_ORDER,
-    levels: &NF4_LEVELS,
+    buckets: None,
 };
 
 /// bitsandbytes FP4 (its own: bit 3 the sign, magnitudes 0, 0.0625, 8, 12, 4, 6, 2, 3 / 12;
@@ -152,14 +236,13 @@ const FP4_VALUES: [f32; 16] = from_bits([
 /// `torch.argsort` of the values as bitsandbytes computes it (the two zeros: code 0 first).
 const FP4_ORDER: [u8; 16] = [11, 10, 13, 12, 15, 14, 9, 0, 8, 1, 6, 7, 4, 5, 2, 3];
 const FP4_MIDS: [f32; 15] = mids(&FP4_VALUES, &FP4_ORDER);
-const FP4_LEVELS: [f32; 16] = levels(&FP4_MIDS);
 
 /// bitsandbytes FP4.
 pub static FP4: CodeBook = CodeBook {
     values: &FP4_VALUES,
     mids: &FP4_MIDS,
     order: &FP4_ORDER,
-    levels: &FP4_LEVELS,
+    buckets: None,
 };
 
 /// Value of code `c` of `f` (sign bit on top): subnormals, E4M3's NaN (S.1111.111), E5M2's

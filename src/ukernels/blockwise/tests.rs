@@ -250,6 +250,51 @@ fn tables() {
     assert!(FP4.mids.windows(2).all(|w| w[0] <= w[1]));
 }
 
+/// The dynamic map's bucket table counts the midpoints below every value the way the plain
+/// count does: each midpoint and its float neighbours (the bucket compare's edges), the bucket
+/// edges, zeros, tiny and huge magnitudes, infinities, and random bit patterns.
+#[test]
+fn dynamic8_buckets_count_like_the_midpoints() {
+    use super::tables::{BUCKET_SHIFT, BUCKETS, DYNAMIC8};
+    let t = DYNAMIC8.buckets.expect("256-code book");
+    let count = |v: f32| DYNAMIC8.mids.iter().filter(|&&m| m < v).count() as u32;
+    let mut vals = vec![
+        0.0f32,
+        -0.0,
+        1.0,
+        -1.0,
+        1.5,
+        -2.5,
+        f32::INFINITY,
+        f32::NEG_INFINITY,
+    ];
+    vals.extend([
+        f32::MIN_POSITIVE,
+        -f32::MIN_POSITIVE,
+        1e-40,
+        -1e-40,
+        1e-7,
+        -1e-7,
+        1e30,
+    ]);
+    for &m in DYNAMIC8.mids {
+        vals.extend([m, m.next_up(), m.next_down(), -m]);
+    }
+    for key in t.lo - 2..t.lo + BUCKETS as u32 + 2 {
+        let edge = f32::from_bits(key << BUCKET_SHIFT);
+        vals.extend([edge, edge.next_down(), -edge, -edge.next_down()]);
+    }
+    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+    vals.extend((0..1 << 20).map(|_| f32::from_bits(rng.next() as u32)));
+    // Values in the map's range, where the midpoints are dense.
+    vals.extend(
+        (0..1 << 18).map(|_| (rng.uniform() * 2.0 - 1.0) * 10f32.powi(-(rng.below(8) as i32))),
+    );
+    for v in vals.into_iter().filter(|v| !v.is_nan()) {
+        assert_eq!(t.search(v), count(v), "{v:e} ({:#x})", v.to_bits());
+    }
+}
+
 /// ONNX quantization with given scales on quotients within a few ulps of half-integers (where
 /// a multiply-by-reciprocal shortcut would round differently from the reference's division).
 #[test]
