@@ -81,7 +81,7 @@ const fn buckets(mids: &[f32]) -> Buckets {
     let mut hi = 0;
     let mut i = 0;
     while i < mids.len() {
-        assert!(mids[i] != 0.0 && mids[i] == mids[i]);
+        assert!(mids[i] != 0.0 && !mids[i].is_nan());
         let key = (mids[i].to_bits() & 0x7FFF_FFFF) >> BUCKET_SHIFT;
         if key < lo {
             lo = key;
