@@ -1,7 +1,7 @@
 //! Split-scale blockwise quantize / dequantize throughput per scheme, direction and ISA level,
 //! single thread, in cache (2^16 elements) and far out of cache (2^24), beside a memcpy in the
-//! same run (the roofline). Throughput counts bytes read + written: f32 elements plus codes
-//! plus scales (and zero points). ns/element = bytes per element / (bytes/s) · 1e9.
+//! same run (the roofline). Throughput counts bytes read + written: f32, f16 or bf16 elements
+//! plus codes plus scales (and zero points). ns/element = bytes per element / (bytes/s) · 1e9.
 //! Block sizes: ONNX 64 with zero points, MX 32, NVFP4 16, bitsandbytes 64 (dynamic-8 256).
 //!
 //! `cargo bench --bench blockwise`; filter e.g. `-- 'nvfp4/avx512'`;
@@ -83,6 +83,30 @@ fn dequantize<E: BlockwiseElem>(
     );
 }
 
+fn quantize<E: BlockwiseElem>(
+    g: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    p: &Params,
+    level: IsaLevel,
+    b: &mut Buffers,
+    x: &[f32],
+) {
+    let n = x.len();
+    let x: Vec<E::S> = x.iter().map(|&v| E::from_f32(v)).collect();
+    let quantize = E::table().get(level).func.quantize;
+    let bytes = n * size_of::<E::S>() + b.q.len() + b.s.len() + b.z.len();
+    g.throughput(Throughput::Bytes(bytes as u64));
+    let z = b.z();
+    let (q, s) = (b.q.as_mut_ptr(), b.s.as_mut_ptr());
+    g.bench_with_input(
+        BenchmarkId::new(format!("{}/quantize_{}", level.name(), E::NAME), n),
+        &n,
+        |bn, _| {
+            // SAFETY: buffers sized by the Params functions; the level is available.
+            bn.iter(|| unsafe { quantize(p, n, black_box(x.as_ptr()), black_box(q), s, z) })
+        },
+    );
+}
+
 fn benches(c: &mut Criterion) {
     nnkern::isa::initialize();
     for scheme in Scheme::ALL {
@@ -99,25 +123,12 @@ fn benches(c: &mut Criterion) {
                 z: vec![0u8; p.zero_point_bytes(n)],
             };
             for level in IsaLevel::available() {
-                let k = F32::table().get(level);
-                if k.isa != level {
+                if F32::table().get(level).isa != level {
                     continue;
                 }
-                let quantize = k.func.quantize;
-                let bytes = n * 4 + b.q.len() + b.s.len() + b.z.len();
-                g.throughput(Throughput::Bytes(bytes as u64));
-                let z = b.z();
-                let (q, s) = (b.q.as_mut_ptr(), b.s.as_mut_ptr());
-                g.bench_with_input(
-                    BenchmarkId::new(format!("{}/quantize_f32", level.name()), n),
-                    &n,
-                    |bn, _| {
-                        // SAFETY: buffers sized by the Params functions; the level is available.
-                        bn.iter(|| unsafe {
-                            quantize(&p, n, black_box(x.as_ptr()), black_box(q), s, z)
-                        })
-                    },
-                );
+                quantize::<F32>(&mut g, &p, level, &mut b, &x);
+                quantize::<F16>(&mut g, &p, level, &mut b, &x);
+                quantize::<Bf16>(&mut g, &p, level, &mut b, &x);
                 dequantize::<F32>(&mut g, &p, level, &mut b, n);
                 dequantize::<F16>(&mut g, &p, level, &mut b, n);
                 dequantize::<Bf16>(&mut g, &p, level, &mut b, n);

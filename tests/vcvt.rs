@@ -78,7 +78,9 @@ fn widening_every_16_bit_pattern() {
     }
 }
 
-/// All 2^32 f32 bit patterns through both narrowing conversions at every level.
+/// All 2^32 f32 bit patterns through both narrowing conversions at every level (and the
+/// AVX512_BF16 kernel and 16-lane helper the bf16 block dequantizers store with, where the CPU
+/// has that extension).
 #[test]
 fn narrowing_every_32_bit_pattern() {
     let levels = levels();
@@ -102,9 +104,14 @@ fn narrowing_every_32_bit_pattern() {
                         wantbf[i] = ref_f32_bf16(x[i]);
                     }
                     for &level in levels {
-                        for (table, want, name) in
-                            [(&F32_F16, &want16, "f16"), (&F32_BF16, &wantbf, "bf16")]
-                        {
+                        for (table, want, name) in [
+                            (&F32_F16, &want16, "f16"),
+                            (&F32_BF16, &wantbf, "bf16"),
+                            (&F32_BF16_AVX512BF16, &wantbf, "bf16 (AVX512_BF16)"),
+                        ] {
+                            if !bf16_hw_usable(table, level) {
+                                continue;
+                            }
                             // SAFETY: equal lengths, distinct buffers.
                             unsafe {
                                 (table.get(level).func)(x.len(), x.as_ptr(), got.as_mut_ptr())
@@ -118,6 +125,20 @@ fn narrowing_every_32_bit_pattern() {
                                     want[i]
                                 );
                             }
+                        }
+                    }
+                    #[cfg(target_arch = "x86_64")]
+                    if nnkern::isa::extras().avx512bf16 {
+                        use nnkern::ukernels::vcvt::avx512::f32x16_to_bf16_hw;
+                        use std::arch::x86_64::{_mm256_storeu_si256, _mm512_loadu_ps};
+                        for (c, w) in x.chunks_exact(16).zip(wantbf.chunks_exact(16)) {
+                            let mut g = [0u16; 16];
+                            // SAFETY: the CPU has AVX-512 and AVX512_BF16; 16 lanes in and out.
+                            unsafe {
+                                let h = f32x16_to_bf16_hw(_mm512_loadu_ps(c.as_ptr()));
+                                _mm256_storeu_si256(g.as_mut_ptr().cast(), h);
+                            }
+                            assert_eq!(g, w, "f32x16_to_bf16_hw {:#010x}", c[0].to_bits());
                         }
                     }
                 }

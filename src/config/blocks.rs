@@ -6,7 +6,7 @@
 use super::{Kernel, KernelTable, x86_kernel};
 use crate::isa::IsaLevel;
 use crate::ukernels::blocks::{self as bk, DequantizeFn, FORMATS, QuantizeFn};
-use crate::ukernels::simd::{Bf16, Elem, F16, F32};
+use crate::ukernels::simd::{Bf16, Bf16Hw, Elem, F16, F32};
 
 /// Every format's kernels for one element type, indexed by `Format::index`.
 pub struct BlockKernels<E: Elem> {
@@ -18,6 +18,10 @@ pub struct BlockKernels<E: Elem> {
 
 macro_rules! simd_bundle {
     ($m:ident, $E:ty) => {
+        simd_bundle!($m, $E, $m $E)
+    };
+    // Quantizers from `$m` for `$E`, dequantizers from `$dm` for `$dE` (same storage type).
+    ($m:ident, $E:ty, $dm:ident $dE:ty) => {
         BlockKernels::<$E> {
             quantize: [
                 bk::$m::quantize_q4_0::<$E> as QuantizeFn<<$E as Elem>::S>,
@@ -33,17 +37,17 @@ macro_rules! simd_bundle {
                 bk::$m::quantize_mxfp4::<$E>,
             ],
             dequantize: [
-                bk::$m::dequantize_q4_0::<$E> as DequantizeFn<<$E as Elem>::S>,
-                bk::$m::dequantize_q4_1::<$E>,
-                bk::$m::dequantize_q5_0::<$E>,
-                bk::$m::dequantize_q5_1::<$E>,
-                bk::$m::dequantize_q8_0::<$E>,
-                bk::$m::dequantize_q8_1::<$E>,
-                bk::$m::dequantize_q4_k::<$E>,
-                bk::$m::dequantize_q5_k::<$E>,
-                bk::$m::dequantize_q6_k::<$E>,
-                bk::$m::dequantize_q8_k::<$E>,
-                bk::$m::dequantize_mxfp4::<$E>,
+                bk::$dm::dequantize_q4_0::<$dE> as DequantizeFn<<$E as Elem>::S>,
+                bk::$dm::dequantize_q4_1::<$dE>,
+                bk::$dm::dequantize_q5_0::<$dE>,
+                bk::$dm::dequantize_q5_1::<$dE>,
+                bk::$dm::dequantize_q8_0::<$dE>,
+                bk::$dm::dequantize_q8_1::<$dE>,
+                bk::$dm::dequantize_q4_k::<$dE>,
+                bk::$dm::dequantize_q5_k::<$dE>,
+                bk::$dm::dequantize_q6_k::<$dE>,
+                bk::$dm::dequantize_q8_k::<$dE>,
+                bk::$dm::dequantize_mxfp4::<$dE>,
             ],
         }
     };
@@ -84,11 +88,15 @@ macro_rules! scalar_bundle {
 
 macro_rules! table {
     ($(#[$doc:meta])* $name:ident, $E:ty, $scalar:literal, $avx2:literal, $avx512:literal) => {
+        table!($(#[$doc])* $name, $E, $scalar, $avx2, $avx512, avx512 $E);
+    };
+    ($(#[$doc:meta])* $name:ident, $E:ty, $scalar:literal, $avx2:literal, $avx512:literal,
+     $dm:ident $dE:ty) => {
         $(#[$doc])*
         pub static $name: KernelTable<BlockKernels<$E>> = KernelTable {
             scalar: Kernel { name: $scalar, isa: IsaLevel::Scalar, func: scalar_bundle!($E) },
             avx2: x86_kernel!($avx2, Avx2, simd_bundle!(avx2, $E)),
-            avx512: x86_kernel!($avx512, Avx512, simd_bundle!(avx512, $E)),
+            avx512: x86_kernel!($avx512, Avx512, simd_bundle!(avx512, $E, $dm $dE)),
         };
     };
 }
@@ -107,6 +115,15 @@ table!(
     /// bf16 sources and destinations.
     BF16_BLOCKS, Bf16,
     c"bf16_gguf_blocks__scalar", c"bf16_gguf_blocks__avx2_u16", c"bf16_gguf_blocks__avx512skx_u16"
+);
+table!(
+    /// bf16 sources and destinations where the CPU also has AVX512_BF16
+    /// (`isa::extras().avx512bf16`): the AVX-512 dequantizers store with `vcvtneps2bf16`; the
+    /// avx512 entry must not be used otherwise.
+    BF16_BLOCKS_AVX512BF16, Bf16,
+    c"bf16_gguf_blocks__scalar", c"bf16_gguf_blocks__avx2_u16",
+    c"bf16_gguf_blocks__avx512bf16_u16",
+    avx512bf16 Bf16Hw
 );
 
 /// The table of an element type.
@@ -129,6 +146,10 @@ impl BlockElem for F16 {
 }
 impl BlockElem for Bf16 {
     fn table() -> &'static KernelTable<BlockKernels<Bf16>> {
-        &BF16_BLOCKS
+        if crate::isa::extras().avx512bf16 {
+            &BF16_BLOCKS_AVX512BF16
+        } else {
+            &BF16_BLOCKS
+        }
     }
 }

@@ -4,7 +4,7 @@
 use super::{Kernel, KernelTable, x86_kernel};
 use crate::isa::IsaLevel;
 use crate::ukernels::blockwise::{self as bw, DequantizeFn, QuantizeFn};
-use crate::ukernels::simd::{Bf16, Elem, F16, F32};
+use crate::ukernels::simd::{Bf16, Bf16Hw, Elem, F16, F32};
 
 /// One element type's kernels.
 pub struct BlockwiseKernels<E: Elem> {
@@ -16,6 +16,10 @@ pub struct BlockwiseKernels<E: Elem> {
 
 macro_rules! table {
     ($(#[$doc:meta])* $name:ident, $E:ty, $scalar:literal, $avx2:literal, $avx512:literal) => {
+        table!($(#[$doc])* $name, $E, $scalar, $avx2, $avx512, avx512 $E);
+    };
+    ($(#[$doc:meta])* $name:ident, $E:ty, $scalar:literal, $avx2:literal, $avx512:literal,
+     $dm:ident $dE:ty) => {
         $(#[$doc])*
         pub static $name: KernelTable<BlockwiseKernels<$E>> = KernelTable {
             scalar: Kernel {
@@ -32,7 +36,7 @@ macro_rules! table {
             }),
             avx512: x86_kernel!($avx512, Avx512, BlockwiseKernels {
                 quantize: bw::kernels::avx512::quantize::<$E>,
-                dequantize: bw::kernels::avx512::dequantize::<$E>,
+                dequantize: bw::kernels::$dm::dequantize::<$dE>,
             }),
         };
     };
@@ -52,6 +56,14 @@ table!(
     /// bf16 sources and destinations.
     BF16_BLOCKWISE, Bf16,
     c"bf16_blockwise__scalar", c"bf16_blockwise__avx2_u16", c"bf16_blockwise__avx512skx_u16"
+);
+table!(
+    /// bf16 sources and destinations where the CPU also has AVX512_BF16
+    /// (`isa::extras().avx512bf16`): the AVX-512 dequantizer stores with `vcvtneps2bf16`; the
+    /// avx512 entry must not be used otherwise.
+    BF16_BLOCKWISE_AVX512BF16, Bf16,
+    c"bf16_blockwise__scalar", c"bf16_blockwise__avx2_u16", c"bf16_blockwise__avx512bf16_u16",
+    avx512bf16 Bf16Hw
 );
 
 /// The table of an element type.
@@ -74,6 +86,10 @@ impl BlockwiseElem for F16 {
 }
 impl BlockwiseElem for Bf16 {
     fn table() -> &'static KernelTable<BlockwiseKernels<Bf16>> {
-        &BF16_BLOCKWISE
+        if crate::isa::extras().avx512bf16 {
+            &BF16_BLOCKWISE_AVX512BF16
+        } else {
+            &BF16_BLOCKWISE
+        }
     }
 }

@@ -299,6 +299,16 @@ pub mod avx512 {
     );
 }
 
+/// The AVX-512 kernels compiled with AVX512_BF16 as well, for the bf16 destinations
+/// ([`crate::ukernels::simd::Bf16Hw`]); only where `isa::extras().avx512bf16` holds.
+#[cfg(target_arch = "x86_64")]
+pub mod avx512bf16 {
+    instantiate!(
+        crate::ukernels::simd::avx512::Z16,
+        "avx2,fma,f16c,bmi1,bmi2,popcnt,avx512f,avx512bw,avx512dq,avx512vl,avx512bf16"
+    );
+}
+
 /// Whether every element of `x[..n]` is finite.
 ///
 /// # Safety

@@ -196,7 +196,15 @@ fn kernels_match_reference_f16() {
 
 #[test]
 fn kernels_match_reference_bf16() {
-    check::<Bf16>(&impls!(Bf16));
+    #[allow(unused_mut)]
+    let mut v = impls!(Bf16);
+    #[cfg(target_arch = "x86_64")]
+    if crate::isa::extras().avx512bf16 {
+        let (q, _) = fns!(super::avx512, Bf16);
+        let (_, d) = fns!(super::avx512bf16, crate::ukernels::simd::Bf16Hw);
+        v.push(("avx512bf16", q, d));
+    }
+    check::<Bf16>(&v);
 }
 
 /// MXFP4's code selection at every decision point: each midpoint between two code magnitudes

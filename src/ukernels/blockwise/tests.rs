@@ -204,7 +204,17 @@ fn kernels_match_reference_f16() {
 
 #[test]
 fn kernels_match_reference_bf16() {
-    check::<Bf16>(&impls!(Bf16));
+    #[allow(unused_mut)]
+    let mut v = impls!(Bf16);
+    #[cfg(target_arch = "x86_64")]
+    if crate::isa::extras().avx512bf16 {
+        v.push((
+            "avx512bf16",
+            super::kernels::avx512::quantize::<Bf16>,
+            super::kernels::avx512bf16::dequantize::<crate::ukernels::simd::Bf16Hw>,
+        ));
+    }
+    check::<Bf16>(&v);
 }
 
 #[test]

@@ -335,4 +335,15 @@ impl V16 for Z16 {
         // SAFETY: the mask selects the n writable elements only (caller); see the impl comment.
         unsafe { _mm256_mask_storeu_epi16(p.cast(), mask(n), cvt::f32x16_to_bf16(self.0)) }
     }
+    #[inline(always)]
+    unsafe fn store_bf16_hw(self, p: *mut u16) {
+        // SAFETY: 16 writable elements, and the caller has AVX512_BF16 (caller).
+        unsafe { _mm256_storeu_si256(p.cast(), cvt::f32x16_to_bf16_hw(self.0)) }
+    }
+    #[inline(always)]
+    unsafe fn store_bf16_hw_partial(self, p: *mut u16, n: usize) {
+        // SAFETY: the mask selects the n writable elements only, and the caller has
+        // AVX512_BF16 (caller).
+        unsafe { _mm256_mask_storeu_epi16(p.cast(), mask(n), cvt::f32x16_to_bf16_hw(self.0)) }
+    }
 }

@@ -223,6 +223,26 @@ pub trait V16: Copy {
     /// # Safety
     /// `n` writable elements at `p`.
     unsafe fn store_bf16_partial(self, p: *mut u16, n: usize);
+    /// [`V16::store_bf16`] with the CPU's bf16 conversion instruction where the vector type has
+    /// one (AVX512_BF16 for the AVX-512 vector); the same bits. Only [`Bf16Hw`] calls it.
+    ///
+    /// # Safety
+    /// As [`V16::store_bf16`]; the caller is compiled for, and runs on, a CPU with that
+    /// instruction.
+    #[inline(always)]
+    unsafe fn store_bf16_hw(self, p: *mut u16) {
+        // SAFETY: forwarded contract.
+        unsafe { self.store_bf16(p) }
+    }
+    /// [`V16::store_bf16_partial`] with the conversion instruction (see [`V16::store_bf16_hw`]).
+    ///
+    /// # Safety
+    /// As [`V16::store_bf16_partial`] and [`V16::store_bf16_hw`].
+    #[inline(always)]
+    unsafe fn store_bf16_hw_partial(self, p: *mut u16, n: usize) {
+        // SAFETY: forwarded contract.
+        unsafe { self.store_bf16_partial(p, n) }
+    }
 }
 
 /// An element type stored in memory and computed in f32.
@@ -275,6 +295,10 @@ pub struct F32;
 pub struct F16;
 /// bfloat16 elements (`u16` bits).
 pub struct Bf16;
+/// bfloat16 elements stored with the CPU's conversion instruction ([`V16::store_bf16_hw`]):
+/// the same bits as [`Bf16`]. Only for kernels compiled with AVX512_BF16 and selected where
+/// `isa::extras().avx512bf16` holds.
+pub struct Bf16Hw;
 
 macro_rules! elem {
     ($t:ident, $s:ty, $name:literal, $load:ident, $loadp:ident, $store:ident, $storep:ident, $to:expr, $from:expr $(, stream: $stream:ident)?) => {
@@ -351,6 +375,17 @@ elem!(
     load_bf16_partial,
     store_bf16,
     store_bf16_partial,
+    cvt::bf16_to_f32,
+    cvt::f32_to_bf16
+);
+elem!(
+    Bf16Hw,
+    u16,
+    "bf16",
+    load_bf16,
+    load_bf16_partial,
+    store_bf16_hw,
+    store_bf16_hw_partial,
     cvt::bf16_to_f32,
     cvt::f32_to_bf16
 );

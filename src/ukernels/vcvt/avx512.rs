@@ -347,6 +347,24 @@ pub fn f32x32_to_bf16_hw(a: __m512, b: __m512) -> __m512i {
     unsafe { std::mem::transmute::<__m512bh, __m512i>(_mm512_cvtne2ps_pbh(b, a)) }
 }
 
+/// 16 f32 → 16 bf16 bits with AVX512_BF16's `vcvtneps2bf16`, bit-exact like
+/// [`f32x32_to_bf16_hw`] (a vector holding a subnormal takes the integer path).
+///
+/// # Safety
+/// Callable only where the CPU supports the Avx512 level and AVX512_BF16.
+#[inline]
+#[target_feature(
+    enable = "avx2,fma,f16c,bmi1,bmi2,popcnt,avx512f,avx512bw,avx512dq,avx512vl,avx512bf16"
+)]
+pub fn f32x16_to_bf16_hw(x: __m512) -> __m256i {
+    const DENORMAL: i32 = 0x20;
+    if _mm512_fpclass_ps_mask::<DENORMAL>(x) != 0 {
+        return f32x16_to_bf16(x);
+    }
+    // SAFETY: __m256bh and __m256i are both 256-bit vectors; this only relabels the bits.
+    unsafe { std::mem::transmute::<__m256bh, __m256i>(_mm512_cvtneps_pbh(x)) }
+}
+
 narrow_kernels!(
     "avx2,fma,f16c,bmi1,bmi2,popcnt,avx512f,avx512bw,avx512dq,avx512vl,avx512bf16",
     /// `f32_bf16_vcvt__avx512bf16_u64`: needs AVX512_BF16 beside the Avx512 level.
