@@ -3,7 +3,9 @@
 use std::arch::x86_64::*;
 
 use super::lanes::Q16;
-use crate::ukernels::blockwise::tables::{BUCKET_SHIFT, BUCKETS, Buckets};
+use crate::ukernels::blockwise::tables::{
+    BUCKET_BASE_SHIFT, BUCKET_LOW, BUCKET_SHIFT, BUCKETS, Buckets,
+};
 use crate::ukernels::simd::avx2::A16;
 
 /// Lane `i` all ones where bit `i` of `bits` (8 lanes) is set.
@@ -109,10 +111,19 @@ fn search_buckets8(t: &Buckets, v: __m256) -> __m256 {
         let mut i = [0u32; 8];
         _mm256_storeu_si256(i.as_mut_ptr().cast(), idx);
         let e = _mm256_loadu_si256(i.map(|i| t.entries[i as usize]).as_ptr().cast());
-        let low = _mm256_and_si256(_mm256_xor_si256(a, sign), _mm256_set1_epi32(0x1FFFF));
-        let above = _mm256_cmpgt_epi32(low, _mm256_and_si256(e, _mm256_set1_epi32(0x3FFFF)));
+        let low = _mm256_and_si256(
+            _mm256_xor_si256(a, sign),
+            _mm256_set1_epi32(BUCKET_LOW as i32),
+        );
+        let above = _mm256_cmpgt_epi32(
+            low,
+            _mm256_and_si256(e, _mm256_set1_epi32(BUCKET_LOW as i32)),
+        );
         // `above` is -1 where one more midpoint lies below.
-        _mm256_cvtepi32_ps(_mm256_sub_epi32(_mm256_srli_epi32::<18>(e), above))
+        _mm256_cvtepi32_ps(_mm256_sub_epi32(
+            _mm256_srli_epi32::<{ BUCKET_BASE_SHIFT as i32 }>(e),
+            above,
+        ))
     }
 }
 

@@ -3,7 +3,9 @@
 use std::arch::x86_64::*;
 
 use super::lanes::Q16;
-use crate::ukernels::blockwise::tables::{BUCKET_SHIFT, BUCKETS, Buckets};
+use crate::ukernels::blockwise::tables::{
+    BUCKET_BASE_SHIFT, BUCKET_LOW, BUCKET_SHIFT, BUCKETS, Buckets,
+};
 use crate::ukernels::simd::avx512::Z16;
 
 // SAFETY (every `unsafe` block in this impl that only calls intrinsics): `Z16` is only used
@@ -203,10 +205,15 @@ impl Q16 for Z16 {
                 _mm512_and_si512(sign, _mm512_set1_epi32(BUCKETS as i32)),
             );
             let e = _mm512_i32gather_epi32::<4>(idx, t.entries.as_ptr().cast());
-            let low = _mm512_and_si512(_mm512_xor_si512(a, sign), _mm512_set1_epi32(0x1FFFF));
-            let above =
-                _mm512_cmpgt_epi32_mask(low, _mm512_and_si512(e, _mm512_set1_epi32(0x3FFFF)));
-            let base = _mm512_srli_epi32::<18>(e);
+            let low = _mm512_and_si512(
+                _mm512_xor_si512(a, sign),
+                _mm512_set1_epi32(BUCKET_LOW as i32),
+            );
+            let above = _mm512_cmpgt_epi32_mask(
+                low,
+                _mm512_and_si512(e, _mm512_set1_epi32(BUCKET_LOW as i32)),
+            );
+            let base = _mm512_srli_epi32::<BUCKET_BASE_SHIFT>(e);
             Z16(_mm512_cvtepi32_ps(_mm512_mask_add_epi32(
                 base,
                 above,

@@ -28,6 +28,10 @@ pub const BUCKET_MANT_BITS: u32 = 6;
 pub const BUCKET_SHIFT: u32 = 23 - BUCKET_MANT_BITS;
 /// Buckets per sign.
 pub const BUCKETS: usize = 1536;
+/// A value's bits below its bucket (`low` and `t` in [`Buckets`]).
+pub const BUCKET_LOW: u32 = (1 << BUCKET_SHIFT) - 1;
+/// Where a [`Buckets`] entry's `base` starts (above `t` and a zero bit).
+pub const BUCKET_BASE_SHIFT: u32 = BUCKET_SHIFT + 1;
 
 /// The count of a book's sorted midpoints below a value in one table lookup and one compare.
 /// A value's bucket is its sign and its magnitude's bits above [`BUCKET_SHIFT`] (exponent and
@@ -35,10 +39,10 @@ pub const BUCKETS: usize = 1536;
 /// the table is built). Bucket keys `lo..lo + BUCKETS` per sign; a magnitude whose key lies
 /// outside (zero, tiny, >= 2, inf, NaN) takes the clamped end bucket, which holds no midpoint
 /// and the count every value there has. Entry `sign · BUCKETS + key - lo` is
-/// `base << 18 | t`: `base` midpoints below every value of the bucket, then one more where
+/// `base << BUCKET_BASE_SHIFT | t`: `base` midpoints below every value of the bucket, then one more where
 /// `low > t`, with `low` the value's 17 bits below the bucket (complemented for a negative
 /// value: a smaller magnitude is the larger value) and `t` the same of the bucket's midpoint,
-/// or `0x1FFFF` (never exceeded) for a bucket without one.
+/// or [`BUCKET_LOW`] (never exceeded) for a bucket without one.
 #[derive(Debug, PartialEq)]
 pub struct Buckets {
     /// The first bucket key.
@@ -55,8 +59,8 @@ impl Buckets {
         let (a, neg) = (b & 0x7FFF_FFFF, b >> 31);
         let key = (a >> BUCKET_SHIFT).clamp(self.lo, self.lo + BUCKETS as u32 - 1) - self.lo;
         let e = self.entries[(neg * BUCKETS as u32 + key) as usize];
-        let low = (a ^ neg.wrapping_neg()) & 0x1FFFF;
-        (e >> 18) + u32::from(low > e & 0x3FFFF)
+        let low = (a ^ neg.wrapping_neg()) & BUCKET_LOW;
+        (e >> BUCKET_BASE_SHIFT) + u32::from(low > e & BUCKET_LOW)
     }
 }
 
@@ -107,17 +111,17 @@ const fn buckets(mids: &[f32]) -> Buckets {
         let neg_in = count_below(mids, -low_edge, true) - neg_base;
         assert!(pos_in <= 1 && neg_in <= 1);
         let pos_t = if pos_in == 1 {
-            mids[pos_base as usize].to_bits() & 0x1FFFF
+            mids[pos_base as usize].to_bits() & BUCKET_LOW
         } else {
-            0x1FFFF
+            BUCKET_LOW
         };
         let neg_t = if neg_in == 1 {
-            !mids[neg_base as usize].to_bits() & 0x1FFFF
+            !mids[neg_base as usize].to_bits() & BUCKET_LOW
         } else {
-            0x1FFFF
+            BUCKET_LOW
         };
-        entries[j] = pos_base << 18 | pos_t;
-        entries[BUCKETS + j] = neg_base << 18 | neg_t;
+        entries[j] = pos_base << BUCKET_BASE_SHIFT | pos_t;
+        entries[BUCKETS + j] = neg_base << BUCKET_BASE_SHIFT | neg_t;
         j += 1;
     }
     Buckets { lo, entries }
