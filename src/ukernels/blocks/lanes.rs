@@ -85,6 +85,17 @@ pub trait Q16: V16 {
     /// Lane-wise `(to_bits(lane).wrapping_sub(sub) >> shift) as f32` for `shift` >= 1 (`sub` 1:
     /// for a positive normal lane, the bits of the float just below it).
     fn bits_sub_shr(self, sub: u32, shift: u32) -> Self;
+    /// Lane-wise count of the ascending `mids[0..15]` (lane 15 unused) below `v`, as f32 lanes
+    /// (NaN lanes: any count): a binary search of four steps in registers.
+    #[inline(always)]
+    fn search16(mids: Self, v: Self) -> Self {
+        let mut pos = Self::splat(0.0);
+        for step in [8u8, 4, 2, 1] {
+            let m = Self::permute(mids, pos.add(Self::splat(f32::from(step - 1))));
+            pos = pos.add(Self::bits(v.mask_gt(m), f32::from(step)));
+        }
+        pos
+    }
     /// [`Buckets::search`] lane-wise, as f32 lanes (NaN lanes: any count).
     #[inline(always)]
     fn search_buckets(t: &Buckets, v: Self) -> Self {

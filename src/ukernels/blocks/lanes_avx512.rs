@@ -186,6 +186,22 @@ impl Q16 for Z16 {
         }
     }
     #[inline(always)]
+    fn search16(mids: Self, v: Self) -> Self {
+        // The positions stay integers: each step is an add, a permute, a compare and a masked
+        // add (the float default converts the index at every step).
+        // SAFETY: see the impl comment.
+        unsafe {
+            let mut pos = _mm512_setzero_si512();
+            for step in [8, 4, 2, 1] {
+                let idx = _mm512_add_epi32(pos, _mm512_set1_epi32(step - 1));
+                let m = _mm512_permutexvar_ps(idx, mids.0);
+                let gt = _mm512_cmp_ps_mask::<_CMP_GT_OQ>(v.0, m);
+                pos = _mm512_mask_add_epi32(pos, gt, pos, _mm512_set1_epi32(step));
+            }
+            Z16(_mm512_cvtepi32_ps(pos))
+        }
+    }
+    #[inline(always)]
     fn search_buckets(t: &Buckets, v: Self) -> Self {
         // SAFETY: see the impl comment; the gather indices are below 2 · BUCKETS, inside
         // `t.entries` (the key is clamped to BUCKETS values, the sign adds BUCKETS or 0).
