@@ -316,6 +316,38 @@ unsafe fn encode_block<V: Q16, E: Elem, K: Encode<V>>(
     }
 }
 
+/// Encodes the 32 elements `v` (in registers) and packs their codes from element `e0` (a
+/// multiple of 16) of `q`.
+///
+/// # Safety
+/// The codes' bytes writable.
+#[inline(always)]
+unsafe fn encode_pair<V: Q16, K: Encode<V>>(k: &K, v: [V; 2], q: *mut u8, e0: usize, pk: &Packing) {
+    // No closures here: inside `#[target_feature]` kernels they need not inline.
+    let (c0, c1) = (k.encode(v[0]), k.encode(v[1]));
+    // SAFETY (each arm): forwarded contract.
+    unsafe {
+        match (pk.bits, pk.high) {
+            (8, _) => {
+                store_codes::<V, 8, false>(c0, q, e0);
+                store_codes::<V, 8, false>(c1, q, e0 + 16);
+            }
+            (4, false) => {
+                store_codes::<V, 4, false>(c0, q, e0);
+                store_codes::<V, 4, false>(c1, q, e0 + 16);
+            }
+            (4, true) => {
+                store_codes::<V, 4, true>(c0, q, e0);
+                store_codes::<V, 4, true>(c1, q, e0 + 16);
+            }
+            _ => {
+                store_codes::<V, 6, false>(c0, q, e0);
+                store_codes::<V, 6, false>(c1, q, e0 + 16);
+            }
+        }
+    }
+}
+
 /// Stores the codes of 16 elements from element `e` (a multiple of 16).
 ///
 /// # Safety
@@ -492,10 +524,23 @@ pub unsafe fn quantize<V: Q16, E: Elem>(
                     encode_block::<V, E, _>(&k, xb, len, q, b * bs, &pk);
                 }),
                 Kind::MxFp(_) | Kind::MxInt8 => own_frame!({
+                    // A whole block whose scale is computed is loaded once, for the scale and
+                    // the codes (16-bit sources were converted twice).
+                    let pair = if len == 32 && !p.scales_given {
+                        Some([E::load::<V>(xb), E::load::<V>(xb.add(16))])
+                    } else {
+                        None
+                    };
                     let byte = if p.scales_given {
                         s.add(b).read()
                     } else {
-                        let amax = Stats::amax_bits::<V, E>(xb, len);
+                        let amax = match pair {
+                            Some([a, c]) => a
+                                .and_bits(0x7FFF_FFFF)
+                                .max_bits(c.and_bits(0x7FFF_FFFF))
+                                .hmax_bits(),
+                            None => Stats::amax_bits::<V, E>(xb, len),
+                        };
                         let byte = mx_scale_byte(amax, emax);
                         s.add(b).write(byte);
                         byte
@@ -507,7 +552,10 @@ pub unsafe fn quantize<V: Q16, E: Elem>(
                         nan: byte == 0xFF,
                         fmt,
                     };
-                    encode_block::<V, E, _>(&k, xb, len, q, b * bs, &pk);
+                    match pair {
+                        Some(v) => encode_pair(&k, v, q, b * bs, &pk),
+                        None => encode_block::<V, E, _>(&k, xb, len, q, b * bs, &pk),
+                    }
                 }),
                 Kind::Nvfp4 => own_frame!({
                     let byte = if p.scales_given {
