@@ -476,7 +476,8 @@ unsafe fn quantize_q8<V: Q16, E: Elem, const SUM: bool>(blocks: usize, x: *const
         let g = unsafe { Group::<E>::new(x.add(QK * g0), n) };
         let d = group_amax::<V, E>(g).div(V::splat(127.0));
         let (id, d16) = (lanes(inverse(d)), f16_lanes(d));
-        let mut sums = [0.0f32; GROUP];
+        // Per block, the 16 pairwise sums of its two vectors of levels (lane sums below).
+        let mut sums = [V::splat(0.0); GROUP];
         for k in 0..n {
             let (idk, [a, b]) = (V::splat(id[k]), g.block::<V>(k));
             // A NaN or out-of-range lane stores 0 (the reference's `(int8_t)` of it on x86)
@@ -494,11 +495,12 @@ unsafe fn quantize_q8<V: Q16, E: Elem, const SUM: bool>(blocks: usize, x: *const
                 let (zero, lim) = (V::splat(0.0), V::splat(2147483648.0));
                 let l0 = V::blend(lim.mask_gt(l0.abs()), l0, zero);
                 let l1 = V::blend(lim.mask_gt(l1.abs()), l1, zero);
-                sums[k] = V::dsum(V::dadd(V::dadd(V::dzero(), l0), l1)) as f32;
+                sums[k] = l0.add(l1);
             }
         }
         if SUM {
-            let s16 = f16_lanes(from_lanes::<V>(&sums).mul(d));
+            // Sums of at most 32 integers in [-127, 127]: exact in f32 in any order.
+            let s16 = f16_lanes(V::hsum16(&sums).mul(d));
             for (k, &s) in s16.iter().enumerate().take(n) {
                 // SAFETY: block g0 + k is inside the caller's buffer.
                 unsafe { put_u16(q.add(bb * (g0 + k) + 2), s) };

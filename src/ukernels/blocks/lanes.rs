@@ -58,6 +58,17 @@ pub trait Q16: V16 {
         // SAFETY: 16 elements.
         unsafe { Self::load_f32(m.as_ptr()) }
     }
+    /// Lane `k` is the sum of the lanes of `v[k]`, for vectors whose lane sums are exact in
+    /// any order (small integers): the order is the implementation's.
+    #[inline(always)]
+    fn hsum16(v: &[Self; 16]) -> Self {
+        let mut m = [0.0f32; 16];
+        for (m, &x) in m.iter_mut().zip(v) {
+            *m = Self::dsum(Self::dadd(Self::dzero(), x)) as f32;
+        }
+        // SAFETY: 16 elements.
+        unsafe { Self::load_f32(m.as_ptr()) }
+    }
     /// Stores byte `i` = low byte of `(int)lo[i] | (int)hi[i] << 4` (C conversions as in
     /// [`Q16::store_i8`]).
     ///

@@ -92,43 +92,11 @@ impl Q16 for Z16 {
     }
     #[inline(always)]
     fn hmax16(v: &[Self; 16]) -> Self {
-        // SAFETY: see the impl comment.
-        unsafe {
-            // 16 → 8: each vector's 256-bit halves (then quarters, pairs, lanes) are combined
-            // with the same stage of its neighbours, so one shuffle pair and one max serve two
-            // vectors per stage. After the last stage lane 4c + j holds vector c + 4j.
-            let mut w = [_mm512_setzero_ps(); 8];
-            for i in 0..8 {
-                let (a, b) = (v[2 * i].0, v[2 * i + 1].0);
-                w[i] = _mm512_max_ps(
-                    _mm512_shuffle_f32x4::<0x44>(a, b),
-                    _mm512_shuffle_f32x4::<0xEE>(a, b),
-                );
-            }
-            let mut x = [_mm512_setzero_ps(); 4];
-            for i in 0..4 {
-                let (a, b) = (w[2 * i], w[2 * i + 1]);
-                x[i] = _mm512_max_ps(
-                    _mm512_shuffle_f32x4::<0x88>(a, b),
-                    _mm512_shuffle_f32x4::<0xDD>(a, b),
-                );
-            }
-            let mut y = [_mm512_setzero_ps(); 2];
-            for i in 0..2 {
-                let (a, b) = (x[2 * i], x[2 * i + 1]);
-                y[i] = _mm512_max_ps(
-                    _mm512_shuffle_ps::<0x88>(a, b),
-                    _mm512_shuffle_ps::<0xDD>(a, b),
-                );
-            }
-            let z = _mm512_max_ps(
-                _mm512_shuffle_ps::<0x88>(y[0], y[1]),
-                _mm512_shuffle_ps::<0xDD>(y[0], y[1]),
-            );
-            // Lane k of the result is lane 4(k % 4) + k / 4 of z.
-            let idx = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
-            Z16(_mm512_permutexvar_ps(idx, z))
-        }
+        reduce16::<false>(v)
+    }
+    #[inline(always)]
+    fn hsum16(v: &[Self; 16]) -> Self {
+        reduce16::<true>(v)
     }
     #[inline(always)]
     unsafe fn store_nibbles(lo: Self, hi: Self, p: *mut u8) {
@@ -306,6 +274,63 @@ impl Q16 for Z16 {
                 first,
                 _mm512_slli_epi64::<32>(second),
             )))
+        }
+    }
+}
+
+/// Lane `k` is the maximum (`SUM`: the sum) of the lanes of `v[k]`: a shuffle network of
+/// four stages, one shuffle pair and one operation serving two vectors per stage (sums in
+/// this order, so the callers' sums must be exact in any order).
+#[inline(always)]
+fn reduce16<const SUM: bool>(v: &[Z16; 16]) -> Z16 {
+    // SAFETY: as in the impl comment of `Q16 for Z16`: called only from its methods.
+    unsafe {
+        // 16 → 8: each vector's 256-bit halves (then quarters, pairs, lanes) are combined
+        // with the same stage of its neighbours. After the last stage lane 4c + j holds
+        // vector c + 4j.
+        let mut w = [_mm512_setzero_ps(); 8];
+        for i in 0..8 {
+            let (a, b) = (v[2 * i].0, v[2 * i + 1].0);
+            w[i] = op::<SUM>(
+                _mm512_shuffle_f32x4::<0x44>(a, b),
+                _mm512_shuffle_f32x4::<0xEE>(a, b),
+            );
+        }
+        let mut x = [_mm512_setzero_ps(); 4];
+        for i in 0..4 {
+            let (a, b) = (w[2 * i], w[2 * i + 1]);
+            x[i] = op::<SUM>(
+                _mm512_shuffle_f32x4::<0x88>(a, b),
+                _mm512_shuffle_f32x4::<0xDD>(a, b),
+            );
+        }
+        let mut y = [_mm512_setzero_ps(); 2];
+        for i in 0..2 {
+            let (a, b) = (x[2 * i], x[2 * i + 1]);
+            y[i] = op::<SUM>(
+                _mm512_shuffle_ps::<0x88>(a, b),
+                _mm512_shuffle_ps::<0xDD>(a, b),
+            );
+        }
+        let z = op::<SUM>(
+            _mm512_shuffle_ps::<0x88>(y[0], y[1]),
+            _mm512_shuffle_ps::<0xDD>(y[0], y[1]),
+        );
+        // Lane k of the result is lane 4(k % 4) + k / 4 of z.
+        let idx = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+        Z16(_mm512_permutexvar_ps(idx, z))
+    }
+}
+
+/// `a + b` (`SUM`) or `max(a, b)`.
+#[inline(always)]
+fn op<const SUM: bool>(a: __m512, b: __m512) -> __m512 {
+    // SAFETY: as in the impl comment of `Q16 for Z16`: called only from `reduce16`.
+    unsafe {
+        if SUM {
+            _mm512_add_ps(a, b)
+        } else {
+            _mm512_max_ps(a, b)
         }
     }
 }
