@@ -1136,7 +1136,9 @@ unsafe fn dequantize_k4<V: Q16, E: Elem>(
                 for h in 0..2 {
                     let mut l = V::load_field(qs.add(32 * c + 16 * h), shift, 15);
                     if let Some(qh) = qh {
-                        l = l.add(V::load_field(qh.add(16 * h), s as u32, 1).mul(V::splat(16.0)));
+                        // l + 16·bit: small integers, exact fused or not (one op fused).
+                        let bit = V::load_field(qh.add(16 * h), s as u32, 1);
+                        l = V::fmadd::<true>(bit, V::splat(16.0), l);
                     }
                     E::store(dl.mul(l).sub(ml), out.add(32 * s + 16 * h));
                 }
@@ -1195,7 +1197,8 @@ pub unsafe fn dequantize_q6_k<V: Q16, E: Elem>(blocks: usize, q: *const u8, y: *
                         let lo =
                             V::load_field(ql.add(32 * (k & 1) + 16 * s), 4 * (k as u32 >> 1), 15);
                         let hi = V::load_field(qh.add(16 * s), 2 * k as u32, 3);
-                        let l = lo.add(hi.mul(V::splat(16.0))).sub(V::splat(32.0));
+                        // 16·hi + (lo - 32): small integers, exact fused or not.
+                        let l = V::fmadd::<true>(hi, V::splat(16.0), lo.sub(V::splat(32.0)));
                         let scale = d * f32::from(sc.add(s + 2 * k).read() as i8);
                         E::store(V::splat(scale).mul(l), out.add(128 * h + 32 * k + 16 * s));
                     }
