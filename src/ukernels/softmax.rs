@@ -549,8 +549,21 @@ fn first_lanes<V: V16>(v: V, n: usize) -> V {
     V::select_lt(idx, V::splat(n as f32), v, V::splat(0.0))
 }
 
+/// Bytes of the next region's input and output that a storing pass ([`rblockstoreexp`])
+/// prefetches: a whole next block of both (2 x 16 KiB) on top of the current block's input
+/// and output overflowed the 48 KiB L1 and evicted the current output before pass 3 scaled it.
+/// Measured (AVX-512, f32 three-pass, criterion medians, alternated runs, whole block ->
+/// 4 KiB): 16x4096 15.4/15.2 -> 13.8/14.6 us, and on a noisier day 15.7/16.2/15.4 ->
+/// 15.4/15.0/14.3 us; 1x10000 2.09/2.06 -> 2.03/2.05 us, 4096x1000 1.304/1.311 -> 1.293/1.307
+/// ms, 64x32000 747/753 -> 730/730 us (the hardware prefetcher follows on from the lines
+/// hinted). The non-storing two-pass first pass keeps the whole block:
+/// capped the same way it lost 10-20% (64x32000 775-797 -> 887-897 us, 1x2^24 8.7-9.2 ->
+/// 9.6-10.2 ms).
+const STORE_AHEAD_BYTES: usize = 4096;
+
 /// Sums `exp_rel` over `n` elements, storing each value to `y` when `STORE` (f32 only), in the
-/// block order of the module docs.
+/// block order of the module docs. While it computes, it hints the first `ahead.bytes` (at most
+/// [`STORE_AHEAD_BYTES`] when storing) of the next region.
 #[inline(always)]
 unsafe fn sum_exp<V: V16, T: Elem, const FUSED: bool, const STORE: bool, const MODE: u8>(
     n: usize,
@@ -563,6 +576,11 @@ unsafe fn sum_exp<V: V16, T: Elem, const FUSED: bool, const STORE: bool, const M
     let zero = V::splat(0.0);
     let mut acc = V::dzero();
     let mut i = 0;
+    let ahead_bytes = if STORE {
+        ahead.bytes.min(STORE_AHEAD_BYTES)
+    } else {
+        ahead.bytes
+    };
     // SAFETY (loads and stores below): every index touched is < n.
     unsafe {
         while i + BLOCK <= n {
@@ -571,7 +589,7 @@ unsafe fn sum_exp<V: V16, T: Elem, const FUSED: bool, const STORE: bool, const M
             while i < end {
                 // The next region's lines at the same byte offset as these 64 elements.
                 let k = i * size_of::<T::S>();
-                if k < ahead.bytes {
+                if k < ahead_bytes {
                     let mut l = 0;
                     while l < 64 * size_of::<T::S>() {
                         V::prefetch::<false>(ahead.x.wrapping_add(k + l));
