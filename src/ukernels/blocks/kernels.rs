@@ -1134,12 +1134,11 @@ unsafe fn dequantize_k4<V: Q16, E: Elem>(
                 let (sc, m) = r::get_scale_min_k4(s, scales);
                 let (dl, ml) = (V::splat(d * f32::from(sc)), V::splat(dmin * f32::from(m)));
                 for h in 0..2 {
-                    let mut l = V::load_field(qs.add(32 * c + 16 * h), shift, 15);
-                    if let Some(qh) = qh {
-                        // l + 16·bit: small integers, exact fused or not (one op fused).
-                        let bit = V::load_field(qh.add(16 * h), s as u32, 1);
-                        l = V::fmadd::<true>(bit, V::splat(16.0), l);
-                    }
+                    let lo = qs.add(32 * c + 16 * h);
+                    let l = match qh {
+                        Some(qh) => V::load_field5(lo, shift, qh.add(16 * h), s as u32),
+                        None => V::load_field(lo, shift, 15),
+                    };
                     E::store(dl.mul(l).sub(ml), out.add(32 * s + 16 * h));
                 }
             }

@@ -31,6 +31,23 @@ pub trait Q16: V16 {
     /// # Safety
     /// 16 readable bytes at `p`.
     unsafe fn load_field(p: *const u8, shift: u32, mask: u32) -> Self;
+    /// Lane `i` is the 5-bit value `(lo[i] >> shift) & 15 | ((hi[i] >> bit) & 1) << 4` of 16
+    /// bytes at `lo` and 16 at `hi` (Q5_K's low nibble and high bit).
+    ///
+    /// # Safety
+    /// 16 readable bytes at `lo` and at `hi`.
+    #[inline(always)]
+    unsafe fn load_field5(lo: *const u8, shift: u32, hi: *const u8, bit: u32) -> Self {
+        // SAFETY: forwarded contract.
+        let (l, h) = unsafe {
+            (
+                Self::load_field(lo, shift, 15),
+                Self::load_field(hi, bit, 1),
+            )
+        };
+        // l + 16·h: small integers, exact fused or not (one op fused).
+        Self::fmadd::<true>(h, Self::splat(16.0), l)
+    }
     /// Lane `i` is the signed byte `p[i]`.
     ///
     /// # Safety

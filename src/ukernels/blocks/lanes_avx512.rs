@@ -66,6 +66,24 @@ impl Q16 for Z16 {
         }
     }
     #[inline(always)]
+    unsafe fn load_field5(lo: *const u8, shift: u32, hi: *const u8, bit: u32) -> Self {
+        // SAFETY: 16 readable bytes at each (caller); see the impl comment.
+        unsafe {
+            let l = _mm512_cvtepu8_epi32(_mm_loadu_si128(lo.cast()));
+            let h = _mm512_cvtepu8_epi32(_mm_loadu_si128(hi.cast()));
+            let l = _mm512_and_si512(
+                _mm512_srl_epi32(l, _mm_cvtsi32_si128(shift as i32)),
+                _mm512_set1_epi32(15),
+            );
+            // Bit `bit` of h to bit 4: right by `bit`, left by 4, masked.
+            let h = _mm512_and_si512(
+                _mm512_slli_epi32::<4>(_mm512_srl_epi32(h, _mm_cvtsi32_si128(bit as i32))),
+                _mm512_set1_epi32(16),
+            );
+            Z16(_mm512_cvtepi32_ps(_mm512_or_si512(l, h)))
+        }
+    }
+    #[inline(always)]
     unsafe fn load_i8(p: *const u8) -> Self {
         // SAFETY: 16 readable bytes (caller); see the impl comment.
         unsafe {
