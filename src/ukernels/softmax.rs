@@ -741,6 +741,9 @@ impl<V: V16> Lanes<V> for LogSub<V> {
     }
 }
 
+/// How far ahead [`map_pass`] fetches its output lines for ownership when it does not stream.
+const MAP_AHEAD_BYTES: usize = 1024;
+
 /// `y = op(x)` over `n` elements; with `STREAM`, the stores go past the caches from the first
 /// element aligned to `T::STREAM_ALIGN` on (plain stores before it and in the tail), and a
 /// fence ends the pass.
@@ -767,6 +770,15 @@ unsafe fn map_pass<V: V16, T: Elem, O: Lanes<V>, const STREAM: bool>(
             i = head;
         }
         while i + 32 <= n {
+            if !STREAM {
+                // Own the output lines MAP_AHEAD_BYTES ahead (hints only, any address).
+                let p = y.wrapping_add(i).cast::<u8>().wrapping_add(MAP_AHEAD_BYTES);
+                let mut l = 0;
+                while l < 32 * size_of::<T::S>() {
+                    V::prefetch::<true>(p.wrapping_add(l));
+                    l += 64;
+                }
+            }
             let a = op.apply(T::load::<V>(x.add(i)));
             let b = op.apply(T::load::<V>(x.add(i + 16)));
             put::<V, T, STREAM>(a, y.add(i));
