@@ -3,7 +3,10 @@
 //! run (the roofline). Throughput is bytes read + bytes written per second: quantizing from
 //! f32 moves 4 + B/S bytes per element and dequantizing to f32 the same (B bytes per block of S
 //! elements); to f16/bf16, 2 + B/S. ns/element = (bytes per element) / (bytes/s) · 1e9.
-//! memcpy moves 8 bytes per f32.
+//! memcpy moves 8 bytes per f32. The streaming bounds of [`common::streaming_bounds`] (read,
+//! write and read-write passes over the same element count) are measured beside memcpy: for a
+//! direction that reads `r` and writes `w` bytes per element, the same-run bound is
+//! `r · t(read) / 4 + w · t(write) / 4` per element (t = a pass's time per f32).
 //!
 //! `cargo bench --bench blocks` runs everything (several minutes: the scalar K-quant
 //! quantizers are slow by design); filters narrow it, e.g.
@@ -87,6 +90,7 @@ fn benches(c: &mut Criterion) {
             g.bench_with_input(BenchmarkId::new("memcpy", n), &n, |b, _| {
                 b.iter(|| dst.copy_from_slice(black_box(&src)))
             });
+            common::streaming_bounds(&mut g, n, n);
         }
         g.finish();
     }

@@ -7,6 +7,8 @@
 //! ns/element = time ÷ elements. Filter with e.g. `cargo bench --bench softmax -- f32/softmax`.
 //! `NNK_BENCH_SHAPES=1x10000,64x32000` overrides the shapes.
 
+mod common;
+
 use std::hint::black_box;
 use std::time::Duration;
 
@@ -92,30 +94,7 @@ fn group<T: SoftmaxElem>(c: &mut Criterion, kind: SoftmaxKind, pool: &Threadpool
         }
         // Streaming bound over the same bytes: a read pass and a read-write pass.
         if size_of::<T::S>() == 4 {
-            let xf: Vec<f32> = (0..total).map(|i| i as f32).collect();
-            let mut yf = vec![0f32; total];
-            g.throughput(Throughput::Bytes((total * 4) as u64));
-            g.bench_with_input(BenchmarkId::new("bound/read", &shape), &shape, |b, _| {
-                // An integer sum of the bits vectorizes (a float max fold would not), so this is
-                // bound by memory, not by a dependency chain.
-                b.iter(|| {
-                    black_box(&xf)
-                        .iter()
-                        .fold(0u32, |a, v| a.wrapping_add(v.to_bits()))
-                })
-            });
-            g.throughput(Throughput::Bytes((2 * total * 4) as u64));
-            g.bench_with_input(
-                BenchmarkId::new("bound/read_write", &shape),
-                &shape,
-                |b, _| {
-                    b.iter(|| {
-                        for (o, i) in yf.iter_mut().zip(black_box(&xf)) {
-                            *o = i * 0.5;
-                        }
-                    })
-                },
-            );
+            common::streaming_bounds(&mut g, &shape, total);
         }
     }
     g.finish();
