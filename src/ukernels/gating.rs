@@ -400,9 +400,9 @@ fn rank_small<V: V16, const N: usize>(
     assert!(c <= 16 * N && ck.len() >= 16 * N);
     // SAFETY: N vectors of padded candidate keys (asserted).
     let kv: [V; N] = std::array::from_fn(|v| unsafe { V::load_f32(ck.as_ptr().add(16 * v)) });
-    for p in 0..c {
-        let p = std::hint::black_box(p); // as in `rank`
-        let kp = V::splat(ck[p]);
+    let out = &mut out[..c];
+    for (p, &key) in ck[..c].iter().enumerate() {
+        let kp = V::splat(key);
         let (mut gt, mut ge) = (0u32, 0u32);
         for (v, kv) in kv.iter().enumerate() {
             gt |= kv.mask_gt(kp) << (16 * v);
