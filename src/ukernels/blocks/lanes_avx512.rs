@@ -56,31 +56,17 @@ impl Q16 for Z16 {
     #[inline(always)]
     unsafe fn load_field(p: *const u8, shift: u32, mask: u32) -> Self {
         // SAFETY: 16 readable bytes (caller); see the impl comment.
-        unsafe {
-            let b = _mm512_cvtepu8_epi32(_mm_loadu_si128(p.cast()));
-            let f = _mm512_and_si512(
-                _mm512_srl_epi32(b, _mm_cvtsi32_si128(shift as i32)),
-                _mm512_set1_epi32(mask as i32),
-            );
-            Z16(_mm512_cvtepi32_ps(f))
-        }
+        unsafe { Z16(_mm512_cvtepi32_ps(field(p, shift, mask))) }
     }
     #[inline(always)]
     unsafe fn load_field5(lo: *const u8, shift: u32, hi: *const u8, bit: u32) -> Self {
         // SAFETY: 16 readable bytes at each (caller); see the impl comment.
         unsafe {
-            let l = _mm512_cvtepu8_epi32(_mm_loadu_si128(lo.cast()));
-            let h = _mm512_cvtepu8_epi32(_mm_loadu_si128(hi.cast()));
-            let l = _mm512_and_si512(
-                _mm512_srl_epi32(l, _mm_cvtsi32_si128(shift as i32)),
-                _mm512_set1_epi32(15),
-            );
-            // Bit `bit` of h to bit 4: right by `bit`, left by 4, masked.
-            let h = _mm512_and_si512(
-                _mm512_slli_epi32::<4>(_mm512_srl_epi32(h, _mm_cvtsi32_si128(bit as i32))),
-                _mm512_set1_epi32(16),
-            );
-            Z16(_mm512_cvtepi32_ps(_mm512_or_si512(l, h)))
+            let (l, h) = (field(lo, shift, 15), field(hi, bit, 1));
+            Z16(_mm512_cvtepi32_ps(_mm512_or_si512(
+                l,
+                _mm512_slli_epi32::<4>(h),
+            )))
         }
     }
     #[inline(always)]
@@ -350,5 +336,21 @@ fn op<const SUM: bool>(a: __m512, b: __m512) -> __m512 {
         } else {
             _mm512_max_ps(a, b)
         }
+    }
+}
+
+/// Lane `i` is `(p[i] >> shift) & mask`, as 32-bit integers.
+///
+/// # Safety
+/// 16 readable bytes at `p`; AVX-512 F available.
+#[inline(always)]
+unsafe fn field(p: *const u8, shift: u32, mask: u32) -> __m512i {
+    // SAFETY: 16 readable bytes (caller); the CPU has AVX-512 F (caller).
+    unsafe {
+        let b = _mm512_cvtepu8_epi32(_mm_loadu_si128(p.cast()));
+        _mm512_and_si512(
+            _mm512_srl_epi32(b, _mm_cvtsi32_si128(shift as i32)),
+            _mm512_set1_epi32(mask as i32),
+        )
     }
 }
