@@ -1119,14 +1119,13 @@ pub unsafe fn vscaleblocks<V: V16>(
     inv_sum: f64,
     n_ref: f32,
 ) {
-    let mut i = 0;
-    for &r in refs {
-        if i >= n {
-            break;
-        }
+    // Last block first: the blocks `rblockstoreexp` stored last are the ones still in L1.
+    // Measured (AVX-512, 1 thread, alternated, 1x10000): 2.18/2.13/2.18 -> 2.00/2.01/2.07 us.
+    let blocks = n.div_ceil(MAX_BLOCK).min(refs.len());
+    for (b, &r) in refs[..blocks].iter().enumerate().rev() {
+        let i = b * MAX_BLOCK;
         let len = MAX_BLOCK.min(n - i);
-        // SAFETY: the block i..i+len is inside y[..n].
+        // SAFETY: the block i..i+len is inside y[..n] (b < n / MAX_BLOCK rounded up).
         unsafe { vscale::<V>(len, y.add(i), scale2(inv_sum, r - n_ref) as f32) };
-        i += len;
     }
 }
