@@ -152,6 +152,41 @@ fn exp_modes_change_no_bit() {
             }
         }
     }
+    // NEG (gating's sigmoid): exp(-x) bit for bit as exp of the negated input, over every
+    // 997th f32 in [-87.3, 87.3] and its 15 neighbours 6 apart (both signs).
+    let plain = ExpParams {
+        lo: f32::NEG_INFINITY,
+        shift: 0.0,
+        n_ref: 0.0,
+    };
+    for (level, fused, f) in variants() {
+        let mut bits = 0u32;
+        while bits <= 87.3f32.to_bits() {
+            let x: [f32; 16] = std::array::from_fn(|j| {
+                let v = f32::from_bits(bits + 6 * j as u32);
+                if j % 2 == 0 { v } else { -v }
+            });
+            let neg = x.map(|v| -v);
+            // SAFETY: only levels available on this CPU are listed.
+            let (a, b) = unsafe {
+                (
+                    f(&x, &plain, Some(mode::NEG), None),
+                    f(&neg, &plain, Some(0), None),
+                )
+            };
+            for j in 0..16 {
+                assert_eq!(
+                    a[j].to_bits(),
+                    b[j].to_bits(),
+                    "{level:?} fused={fused} NEG x={:e}: {:e} vs {:e}",
+                    x[j],
+                    a[j],
+                    b[j]
+                );
+            }
+            bits += 997;
+        }
+    }
     // The modes compared above are the ones the kernels pick: on AVX-512 with FMA, no clamp
     // and (within |n_ref| <= 100, and while p * s stays normal) no subtraction.
     #[cfg(target_arch = "x86_64")]

@@ -227,19 +227,24 @@ fn vabs<V: V16>(x: V) -> V {
     x.max(V::splat(0.0).sub(x))
 }
 
-/// Sigmoid: `r = 1 / (1 + exp(-|x|))`, then `r` for `x >= 0` and `exp(-|x|) * r` below, so the
-/// small side keeps its relative accuracy (a few ulp); below -86 it is 0 (the true value is
-/// below e^-86 = 4.5e-38, and a clamped e^-86 would be scaled up by a normalization, e.g. to
-/// 4e-36 by DeepSeek's x2.5 when the other selected weights are small).
+/// Sigmoid: `1 / (1 + exp(-x))` with `x` clamped to [-86, 86], so `exp(-x)` is normal and at
+/// most e^86 ~ 2^124 (its reciprocal stays normal, and keeps the relative accuracy of the
+/// small side: a few ulp); below -86 it is 0 (the true value is below e^-86 = 4.5e-38, and
+/// the clamped value would be scaled up by a normalization, e.g. to 4e-36 by DeepSeek's x2.5
+/// when the other selected weights are small). The pass that scores a DeepSeek-V3 row is
+/// bound by its vector operations: this form has no `|x|`, no second select and no product
+/// (`exp` of the negated argument is one of the kernel's modes).
 #[inline(always)]
 pub fn sigmoid<V: V16, const FUSED: bool>(x: V) -> V {
-    let zero = V::splat(0.0);
-    // -|x| as min(x, -x): exact, one operation fewer than negating `vabs` (the pass that
-    // scores a DeepSeek-V3 row is bound by its vector operations).
-    let e = exp_rel::<V, FUSED, false>(x.min(zero.sub(x)), &EXP_PLAIN);
-    let r = V::splat(1.0).add(e).recip::<FUSED>();
-    let small = V::select_lt(x, V::splat(-EXP_SPAN), zero, e.mul(r));
-    V::select_lt(x, zero, small, r)
+    const NEG: u8 = mode::NEG;
+    let span = V::splat(EXP_SPAN);
+    // Constants first: `max` / `min` keep a NaN `x`.
+    let xc = span.min(V::splat(-EXP_SPAN).max(x));
+    let (p, k) = exp_parts::<V, FUSED, NEG>(xc, &ExpVec::new::<NEG>(&EXP_PLAIN));
+    let r = V::splat(1.0)
+        .add(V::pow2_scale::<FUSED>(p, k))
+        .recip::<FUSED>();
+    V::select_lt(x, V::splat(-EXP_SPAN), V::splat(0.0), r)
 }
 
 /// `sqrt(softplus(x))` with `h = exp(-|x|/2)`, `t = h^2 = exp(-|x|)` and
@@ -412,6 +417,21 @@ fn rank_small<V: V16, const N: usize>(
         let r = (gt | (ge & below)).count_ones() as usize;
         out[r] = ci(p);
     }
+}
+
+/// The set (bit `j` for key `j`) of the first `k` of the `n <= 16` keys in the total order
+/// (key descending, then index ascending): `kv` holds them (no NaN, −inf past `n`), `keys` the
+/// same stored. Only the set, by rank counts (no stores of ranks to reload).
+#[inline(always)]
+fn top_set<V: V16>(kv: V, keys: &[f32], n: usize, k: usize) -> u32 {
+    let mut set = 0;
+    for (p, &key) in keys[..n.min(16)].iter().enumerate() {
+        let kp = V::splat(key);
+        let below = (1u32 << p) - 1; // p < 16
+        let r = (kv.mask_gt(kp) | (kv.mask_ge(kp) & below)).count_ones();
+        set |= u32::from((r as usize) < k) << p;
+    }
+    set
 }
 
 /// The k-th largest of the 16 lanes of `lm` (k <= 16), counting repeats: the largest lane with
@@ -637,6 +657,18 @@ unsafe fn group_key<V: V16>(k: *const f32, nv: usize, how: GroupScore) -> f32 {
 
 /// Lanes `2i` and `2i + 1` of [`group_tops`]' results belong to group `GROUP_LANES[i]`.
 const GROUP_LANES: [usize; 8] = [0, 4, 2, 6, 1, 5, 3, 7];
+
+/// The [`V16::permute_lanes`] indices that put group `j`'s lane of [`group_tops`]' results in lane
+/// `j` (lanes 8..16: don't care).
+const GROUP_ORDER: [u32; 16] = {
+    let mut idx = [0u32; 16];
+    let mut i = 0;
+    while i < 8 {
+        idx[GROUP_LANES[i]] = 2 * i as u32;
+        i += 1;
+    }
+    idx
+};
 
 /// The two best of two (best, second best) pairs, lane-wise (repeats counted).
 #[inline(always)]
@@ -1288,26 +1320,33 @@ unsafe fn gate_row_grouped<V: V16, T: Elem, const FUSED: bool>(
         GroupScore::Max => t1,
         GroupScore::SumTop2 => t1.add(t2).max(vninf), // inf - inf -> -inf
     };
-    let (mut a, mut b) = ([0.0f32; 16], [0.0f32; 16]);
-    // SAFETY: `a` and `b` hold 16 elements.
+    // The group keys in group order, -inf past g, built in registers and stored whole: the
+    // ranking loads them as a vector, and a vector load of eight scalar stores waits for them
+    // to leave the store buffer (which the scoring pass's stores fill).
+    let lanes: [f32; 16] = std::array::from_fn(|l| l as f32);
+    // SAFETY: `lanes` holds 16 elements.
+    let iota = unsafe { V::load_f32(lanes.as_ptr()) };
+    let gv_keys = V::select_lt(
+        iota,
+        V::splat(g as f32),
+        gk.permute_lanes(&GROUP_ORDER),
+        vninf,
+    );
+    let mut second = [0.0f32; 16];
+    // SAFETY: `gkeys` and `second` hold 16 elements.
     unsafe {
-        gk.store_f32(a.as_mut_ptr());
-        t2.store_f32(b.as_mut_ptr());
+        gv_keys.store_f32(gkeys.as_mut_ptr());
+        t2.permute_lanes(&GROUP_ORDER)
+            .store_f32(second.as_mut_ptr());
     }
-    gkeys.fill(ninf);
-    let mut second = [ninf; GROUPED_MAX_GROUPS];
-    for (i, &j) in GROUP_LANES.iter().enumerate() {
-        if j < g {
-            gkeys[j] = a[2 * i];
-            second[j] = b[2 * i];
-        }
-    }
-    select::<V>(gkeys, g, tg, sel);
-    let kept = sel[..tg].iter().fold(0u32, |m, &j| m | 1 << j);
+    let kept = top_set(gv_keys, gkeys, g, tg);
     let t = if k <= 2 * tg {
-        sel[..tg]
-            .iter()
-            .fold(f32::INFINITY, |t, &j| t.min(second[j as usize]))
+        let (mut t, mut bits) = (f32::INFINITY, kept);
+        while bits != 0 {
+            t = t.min(second[bits.trailing_zeros() as usize & 15]);
+            bits &= bits - 1;
+        }
+        t
     } else {
         let mut lm = vninf;
         for j in 0..g {
@@ -1325,9 +1364,6 @@ unsafe fn gate_row_grouped<V: V16, T: Elem, const FUSED: bool>(
     let tv = V::splat(t);
     let mut ck = [ninf; CANDIDATES + 16];
     let mut cidx = [0.0f32; CANDIDATES + 16];
-    let lanes: [f32; 16] = std::array::from_fn(|l| l as f32);
-    // SAFETY: `lanes` holds 16 elements.
-    let iota = unsafe { V::load_f32(lanes.as_ptr()) };
     let mut c = 0;
     // A threshold of -inf: fewer than k finite keys in the kept groups. The -inf keys then
     // selected come by expert index from every group, masked ones included (the total order

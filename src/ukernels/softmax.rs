@@ -146,6 +146,8 @@ macro_rules! instantiate {
 
         /// `exp_rel` on 16 lanes (or, with `s`, `exp_rel * s` rounded once as the scaled last
         /// pass does), in `mode` (`None`: the mode the kernels choose), for the tests.
+        /// `Some(mode::NEG)` alone (no `s`, and `p` without shift or reference) gives
+        /// `exp(-x)` as gating's sigmoid computes it.
         ///
         /// # Safety
         /// The CPU has this module's ISA.
@@ -166,13 +168,18 @@ macro_rules! instantiate {
             // SAFETY: 16 elements each.
             unsafe {
                 let v = <$V as V16>::load_f32(x.as_ptr());
-                let r = with_mode!(FUSED, mode.unwrap_or(auto), M => {
+                const NEG: u8 = crate::ukernels::softmax::mode::NEG;
+                let r = if mode == Some(NEG) {
+                    assert!(s.is_none() && p.shift == 0.0 && p.n_ref == 0.0);
+                    let (q, k) = crate::ukernels::softmax::exp_parts::<$V, FUSED, NEG>(v, &ExpVec::new::<NEG>(p));
+                    <$V as V16>::pow2_scale::<FUSED>(q, k)
+                } else { with_mode!(FUSED, mode.unwrap_or(auto), M => {
                     let e = ExpVec::new::<M>(p);
                     match s {
                         None => exp_rel::<$V, FUSED, M>(v, &e),
                         Some(s) => exp_scaled::<$V, FUSED, M>(v, &e, <$V as V16>::splat(s)),
                     }
-                });
+                }) };
                 r.store_f32(out.as_mut_ptr());
             }
             out
@@ -235,6 +242,12 @@ pub mod mode {
     /// Clamp `x - shift` at `lo` (left out when `lo` is -inf: the caller knows every input is
     /// above it, see [`super::ExpParams::with_min`]).
     pub const CLAMP: u8 = 4;
+    /// The argument is negated: `exp(-x) * 2^-n_ref`, bit for bit what `exp_rel(-x)` gives
+    /// (the reduction with the signs of `log2(e)`, `LN2_HI` and `LN2_LO` flipped yields `-t`,
+    /// and the polynomial's odd coefficients negated give `p(t)` from it: every Horner step
+    /// is the same rounding of the same magnitude). Only without `SHIFT` and `CLAMP`, so a
+    /// caller negating its input (gating's sigmoid) saves that operation.
+    pub const NEG: u8 = 8;
 }
 
 /// The largest `|n_ref|` the polynomial's coefficients carry as a factor `2^-n_ref`: every
@@ -348,7 +361,7 @@ impl<V: V16> ExpVec<V> {
             lo: V::splat(p.lo),
             shift: V::splat(p.shift),
             n_ref: V::splat(p.n_ref),
-            c: splat_coefficients(s),
+            c: splat_coefficients(s, MODE & mode::NEG != 0),
         }
     }
 
@@ -361,7 +374,7 @@ impl<V: V16> ExpVec<V> {
             lo,
             shift: V::splat(0.0),
             n_ref,
-            c: splat_coefficients(1.0),
+            c: splat_coefficients(1.0, false),
         }
     }
 }
@@ -370,15 +383,17 @@ impl<V: V16> ExpVec<V> {
 /// closure of `map` does not inherit the kernel's target features, so on AVX2 `map` and each
 /// `_mm256_set1_ps` stayed out-of-line calls plus a copy of the array, in every `ExpVec::new`
 /// (the gating kernels build one per vector: measured, 52% of an AVX2 DeepSeek-V3 row).
+/// With `neg`, the odd ones negated (see [`mode::NEG`]).
 #[inline(always)]
-fn splat_coefficients<V: V16>(s: f32) -> [V; 6] {
+fn splat_coefficients<V: V16>(s: f32, neg: bool) -> [V; 6] {
+    let o = if neg { -s } else { s };
     [
         V::splat(C[0] * s),
-        V::splat(C[1] * s),
+        V::splat(C[1] * o),
         V::splat(C[2] * s),
-        V::splat(C[3] * s),
+        V::splat(C[3] * o),
         V::splat(C[4] * s),
-        V::splat(C[5] * s),
+        V::splat(C[5] * o),
     ]
 }
 
@@ -458,10 +473,15 @@ impl ExpParams {
     }
 }
 
-/// `exp(max(x - shift, lo)) * 2^-n_ref` as `(p, k)` with the value `p * 2^k`, `p` in
-/// [0.7, 1.5) times the coefficients' scale (NaN for NaN input) and `k` integer-valued.
+/// `exp(max(x - shift, lo)) * 2^-n_ref` (`exp(-x) * 2^-n_ref` with [`mode::NEG`]) as
+/// `(p, k)` with the value `p * 2^k`, `p` in [0.7, 1.5) times the coefficients' scale (NaN for NaN input) and `k` integer-valued.
 #[inline(always)]
 pub fn exp_parts<V: V16, const FUSED: bool, const MODE: u8>(x: V, e: &ExpVec<V>) -> (V, V) {
+    const {
+        assert!(MODE & mode::NEG == 0 || MODE & (mode::SHIFT | mode::CLAMP) == 0);
+    }
+    // With NEG: n = round(-x log2 e), t = x + n*LN2 = -(-x - n*LN2) (see `mode::NEG`).
+    let sign = if MODE & mode::NEG != 0 { -1.0 } else { 1.0 };
     let x = if MODE & mode::SHIFT != 0 {
         x.sub(e.shift)
     } else {
@@ -472,9 +492,9 @@ pub fn exp_parts<V: V16, const FUSED: bool, const MODE: u8>(x: V, e: &ExpVec<V>)
     } else {
         x
     };
-    let n = V::fmadd::<FUSED>(x, V::splat(LOG2E), V::splat(MAGIC)).sub(V::splat(MAGIC));
-    let t = V::fmadd::<FUSED>(n, V::splat(-LN2_HI), x);
-    let t = V::fmadd::<FUSED>(n, V::splat(-LN2_LO), t);
+    let n = V::fmadd::<FUSED>(x, V::splat(sign * LOG2E), V::splat(MAGIC)).sub(V::splat(MAGIC));
+    let t = V::fmadd::<FUSED>(n, V::splat(-sign * LN2_HI), x);
+    let t = V::fmadd::<FUSED>(n, V::splat(-sign * LN2_LO), t);
     let c = &e.c;
     let mut q = V::fmadd::<FUSED>(c[5], t, c[4]);
     q = V::fmadd::<FUSED>(q, t, c[3]);

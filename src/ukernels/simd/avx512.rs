@@ -292,6 +292,16 @@ impl V16 for Z16 {
         }
     }
     #[inline(always)]
+    fn permute_lanes(self, idx: &[u32; 16]) -> Self {
+        // SAFETY: `idx` holds 16 elements; see the impl comment.
+        unsafe {
+            Z16(_mm512_permutexvar_ps(
+                _mm512_loadu_si512(idx.as_ptr().cast()),
+                self.0,
+            ))
+        }
+    }
+    #[inline(always)]
     unsafe fn store_f32(self, p: *mut f32) {
         // SAFETY: 16 writable elements (caller); see the impl comment.
         unsafe { _mm512_storeu_ps(p, self.0) }

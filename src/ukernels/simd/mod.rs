@@ -145,6 +145,17 @@ pub trait V16: Copy {
         unsafe { (Self::load_f32(p.as_ptr()), Self::load_f32(q.as_ptr())) }
     }
 
+    /// Lane `i` of the result is lane `idx[i] & 15` of `self`.
+    #[inline(always)]
+    fn permute_lanes(self, idx: &[u32; 16]) -> Self {
+        let mut a = [0.0f32; 16];
+        // SAFETY: `a` holds 16 elements.
+        unsafe { self.store_f32(a.as_mut_ptr()) };
+        let p: [f32; 16] = std::array::from_fn(|i| a[idx[i] as usize & 15]);
+        // SAFETY: `p` holds 16 elements.
+        unsafe { Self::load_f32(p.as_ptr()) }
+    }
+
     /// Loads 16 f32.
     ///
     /// # Safety
