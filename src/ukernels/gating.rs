@@ -1320,9 +1320,10 @@ unsafe fn gate_row_grouped<V: V16, T: Elem, const FUSED: bool>(
         GroupScore::Max => t1,
         GroupScore::SumTop2 => t1.add(t2).max(vninf), // inf - inf -> -inf
     };
-    // The group keys in group order, -inf past g, built in registers and stored whole: the
-    // ranking loads them as a vector, and a vector load of eight scalar stores waits for them
-    // to leave the store buffer (which the scoring pass's stores fill).
+    // The group keys in group order, -inf past g (one lane permute and one store), then the
+    // kept groups as a set straight from the rank counts: storing each group at its rank and
+    // reading the first `tg` back (as before) made the sigmoid change above measure slower
+    // (the profile moved to that ranking loop); the set needs no stores.
     let lanes: [f32; 16] = std::array::from_fn(|l| l as f32);
     // SAFETY: `lanes` holds 16 elements.
     let iota = unsafe { V::load_f32(lanes.as_ptr()) };
