@@ -25,6 +25,21 @@ fn variants() -> Vec<(IsaLevel, bool, Exp16Mode)> {
     v.into_iter().filter(|(l, _, _)| *l <= top).collect()
 }
 
+/// Asserts that `a` and `b` (two computations over inputs `x`) have the same bits.
+fn same_bits(x: &[f32; 16], a: &[f32; 16], b: &[f32; 16], what: impl Fn() -> String) {
+    for j in 0..16 {
+        assert_eq!(
+            a[j].to_bits(),
+            b[j].to_bits(),
+            "{} x={:e}: {:e} vs {:e}",
+            what(),
+            x[j],
+            a[j],
+            b[j]
+        );
+    }
+}
+
 /// The f32 ulp at the magnitude of `r` (normal range; `r` rounded to f32 first).
 fn ulp(r: f64) -> f64 {
     let e = ((r as f32).to_bits() >> 23) & 0xFF;
@@ -138,16 +153,9 @@ fn exp_modes_change_no_bit() {
                 ] {
                     // SAFETY: only levels available on this CPU are listed.
                     let (a, b) = unsafe { (f(&x, &auto, None, s), f(&x, &p, Some(full), s)) };
-                    for j in 0..16 {
-                        assert_eq!(
-                            a[j].to_bits(),
-                            b[j].to_bits(),
-                            "{level:?} fused={fused} n_ref={r} x={:e} s={s:?}: {:e} vs {:e}",
-                            x[j],
-                            a[j],
-                            b[j]
-                        );
-                    }
+                    same_bits(&x, &a, &b, || {
+                        format!("{level:?} fused={fused} n_ref={r} s={s:?}")
+                    });
                 }
             }
         }
@@ -174,16 +182,7 @@ fn exp_modes_change_no_bit() {
                     f(&neg, &plain, Some(0), None),
                 )
             };
-            for j in 0..16 {
-                assert_eq!(
-                    a[j].to_bits(),
-                    b[j].to_bits(),
-                    "{level:?} fused={fused} NEG x={:e}: {:e} vs {:e}",
-                    x[j],
-                    a[j],
-                    b[j]
-                );
-            }
+            same_bits(&x, &a, &b, || format!("{level:?} fused={fused} NEG"));
             bits += 997;
         }
     }

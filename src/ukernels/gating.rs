@@ -35,7 +35,7 @@
 
 use crate::ukernels::simd::{Elem, V16};
 use crate::ukernels::softmax::{
-    ExpParams, ExpVec, SHIFT_LIMIT, exp_parts, mode, round_log2e_lanes,
+    self, ExpParams, ExpVec, SHIFT_LIMIT, exp_parts, mode, round_log2e_lanes,
 };
 
 /// Score function over all experts.
@@ -240,10 +240,8 @@ pub fn sigmoid<V: V16, const FUSED: bool>(x: V) -> V {
     let span = V::splat(EXP_SPAN);
     // Constants first: `max` / `min` keep a NaN `x`.
     let xc = span.min(V::splat(-EXP_SPAN).max(x));
-    let (p, k) = exp_parts::<V, FUSED, NEG>(xc, &ExpVec::new::<NEG>(&EXP_PLAIN));
-    let r = V::splat(1.0)
-        .add(V::pow2_scale::<FUSED>(p, k))
-        .recip::<FUSED>();
+    let e = softmax::exp_rel::<V, FUSED, NEG>(xc, &ExpVec::new::<NEG>(&EXP_PLAIN));
+    let r = V::splat(1.0).add(e).recip::<FUSED>();
     V::select_lt(x, V::splat(-EXP_SPAN), V::splat(0.0), r)
 }
 
@@ -413,9 +411,7 @@ fn rank_small<V: V16, const N: usize>(
             gt |= kv.mask_gt(kp) << (16 * v);
             ge |= kv.mask_ge(kp) << (16 * v);
         }
-        let below = (1u32 << (p & 31)) - 1; // p < 32
-        let r = (gt | (ge & below)).count_ones() as usize;
-        out[r] = ci(p);
+        out[rank_count(gt, ge, p) as usize] = ci(p);
     }
 }
 
@@ -427,11 +423,19 @@ fn top_set<V: V16>(kv: V, keys: &[f32], n: usize, k: usize) -> u32 {
     let mut set = 0;
     for (p, &key) in keys[..n.min(16)].iter().enumerate() {
         let kp = V::splat(key);
-        let below = (1u32 << p) - 1; // p < 16
-        let r = (kv.mask_gt(kp) | (kv.mask_ge(kp) & below)).count_ones();
+        let r = rank_count(kv.mask_gt(kp), kv.mask_ge(kp), p);
         set |= u32::from((r as usize) < k) << p;
     }
     set
+}
+
+/// The rank of candidate `p < 32` from the masks of the candidates `>` and `>=` its key:
+/// those greater, and the equal ones with a lower index (`gt` and those are disjoint: one
+/// popcount).
+#[inline(always)]
+fn rank_count(gt: u32, ge: u32, p: usize) -> u32 {
+    let below = (1u32 << (p & 31)) - 1;
+    (gt | (ge & below)).count_ones()
 }
 
 /// The k-th largest of the 16 lanes of `lm` (k <= 16), counting repeats: the largest lane with

@@ -171,8 +171,7 @@ macro_rules! instantiate {
                 const NEG: u8 = crate::ukernels::softmax::mode::NEG;
                 let r = if mode == Some(NEG) {
                     assert!(s.is_none() && p.shift == 0.0 && p.n_ref == 0.0);
-                    let (q, k) = crate::ukernels::softmax::exp_parts::<$V, FUSED, NEG>(v, &ExpVec::new::<NEG>(p));
-                    <$V as V16>::pow2_scale::<FUSED>(q, k)
+                    exp_rel::<$V, FUSED, NEG>(v, &ExpVec::new::<NEG>(p))
                 } else { with_mode!(FUSED, mode.unwrap_or(auto), M => {
                     let e = ExpVec::new::<M>(p);
                     match s {
@@ -474,7 +473,8 @@ impl ExpParams {
 }
 
 /// `exp(max(x - shift, lo)) * 2^-n_ref` (`exp(-x) * 2^-n_ref` with [`mode::NEG`]) as
-/// `(p, k)` with the value `p * 2^k`, `p` in [0.7, 1.5) times the coefficients' scale (NaN for NaN input) and `k` integer-valued.
+/// `(p, k)` with the value `p * 2^k`, `p` in [0.7, 1.5) times the coefficients' scale (NaN
+/// for NaN input) and `k` integer-valued.
 #[inline(always)]
 pub fn exp_parts<V: V16, const FUSED: bool, const MODE: u8>(x: V, e: &ExpVec<V>) -> (V, V) {
     const {
