@@ -40,6 +40,7 @@ fn mask(n: usize) -> __mmask16 {
 impl V16 for Z16 {
     type D = [__m512d; 2];
     const FUSED_POW2_ANY_EXPONENT: bool = true;
+    const RANKS_IN_REGISTER: bool = false;
 
     #[inline(always)]
     fn splat(v: f32) -> Self {

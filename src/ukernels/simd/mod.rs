@@ -28,6 +28,10 @@ pub trait V16: Copy {
     const FUSED_POW2_ANY_EXPONENT: bool = false;
     /// Whether the 16 lanes are SIMD registers (not the portable arrays of [`scalar::S16`]).
     const SIMD: bool = true;
+    /// Whether gating's small candidate ranking places the first k through a register
+    /// rather than storing every candidate at its rank (measured per ISA: see
+    /// `gating::rank_small`).
+    const RANKS_IN_REGISTER: bool = true;
 
     /// All lanes `v`.
     fn splat(v: f32) -> Self;
