@@ -352,10 +352,11 @@ fn order(keys: &[f32], a: u32, b: u32) -> std::cmp::Ordering {
 /// Ranks candidates: `ck` holds `c` keys padded with −inf to whole vectors, for experts `ci`
 /// in ascending order; the candidate of rank `r` (the number of candidates before it in the
 /// total order, so the ranks are `0..c`, distinct) goes to `out[r]` (`out` holds at least `c`
-/// entries; the first `k <= c` are the result, and may be the only ones written). Branch-free:
-/// two vector compares per candidate and vector, so ties and equal keys cost nothing extra, and every candidate is stored at its
-/// rank (a select of the slot, `min(r, k)`, compiled to a branch that mispredicted on about
-/// half the candidates: ~10% of a DeepSeek-V3 row).
+/// entries; the first `k <= c` are the result, and may be the only ones written, see
+/// [`rank_small`]). Branch-free: two vector compares per candidate and vector, so ties and
+/// equal keys cost nothing extra; where every candidate is stored at its rank, that is
+/// because a select of the slot, `min(r, k)`, compiled to a branch that mispredicted on
+/// about half the candidates (~10% of a DeepSeek-V3 row).
 #[inline(always)]
 fn rank<V: V16>(ck: &[f32], ci: impl Fn(usize) -> u32, c: usize, k: usize, out: &mut [u32]) {
     let nv = c.div_ceil(16);
@@ -451,8 +452,7 @@ fn rank_in<V: V16, const N: usize>(kv: &[V; N], p: usize, key: f32) -> u32 {
 fn top_set<V: V16>(kv: V, keys: &[f32], n: usize, k: usize) -> u32 {
     let mut set = 0;
     for (p, &key) in keys[..n.min(16)].iter().enumerate() {
-        let kp = V::splat(key);
-        let r = rank_count(kv.mask_gt(kp), kv.mask_ge(kp), p);
+        let r = rank_in::<V, 1>(&[kv], p, key);
         set |= u32::from((r as usize) < k) << p;
     }
     set
