@@ -15,6 +15,7 @@ pub struct A16(pub __m256, pub __m256);
 // which check or are given a CPU with those features; these methods inline into them.
 impl V16 for A16 {
     type D = [__m256d; 4];
+    const BLEND_STORES_MASKED: bool = true;
 
     #[inline(always)]
     fn splat(v: f32) -> Self {

@@ -32,6 +32,11 @@ pub trait V16: Copy {
     /// rather than storing every candidate at its rank (measured per ISA: see
     /// `gating::rank_small`).
     const RANKS_IN_REGISTER: bool = true;
+    /// Whether a blend stored back over one of its own operands in memory may be compiled to
+    /// a masked store that is slow on some cores: LLVM folds `store(select(m, a, load(p)), p)`
+    /// into AVX2 `vmaskmovps`, microcoded on AMD Zen (see `gating::insert`). AVX-512 masked
+    /// stores are native, and the portable form has none.
+    const BLEND_STORES_MASKED: bool = false;
 
     /// All lanes `v`.
     fn splat(v: f32) -> Self;
