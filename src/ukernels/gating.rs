@@ -1351,24 +1351,12 @@ unsafe fn gate_rows_grouped<V: V16, T: Elem, const FUSED: bool>(
     let gkeys = &mut rest[..16];
     let sel = &mut scratch.u[..];
     let (mut cur, mut next) = rowbufs.split_at_mut(2 * e);
-    let (s0, k0) = cur.split_at_mut(e);
-    // SAFETY: row 0 (caller); E is whole vectors.
-    unsafe { own_frame!(score_keys::<V, T, FUSED>(p, x, s0, k0, 0, e / 16)) };
     for r in 0..rows {
-        // The portable form scores each row first (see above).
-        if !V::SIMD && r > 0 {
-            let (s, k) = cur.split_at_mut(e);
+        // Row 0, and every row of the portable form, is scored here (the portable form
+        // measured 5% slower pipelined); the others were scored during the row before.
+        if r == 0 || !V::SIMD {
             // SAFETY: row r (caller).
-            unsafe {
-                own_frame!(score_keys::<V, T, FUSED>(
-                    p,
-                    x.add(r * stride),
-                    s,
-                    k,
-                    0,
-                    e / 16
-                ))
-            };
+            unsafe { score_keys::<V, T, FUSED>(p, x.add(r * stride), cur, 0, e / 16) };
         }
         let ahead = (V::SIMD && r + 1 < rows).then(|| x.wrapping_add((r + 1) * stride));
         // SAFETY: forwarded contract, row r (and row r + 1 when there is one).
@@ -1384,16 +1372,16 @@ unsafe fn gate_rows_grouped<V: V16, T: Elem, const FUSED: bool>(
                 w.add(r * k),
             ))
         };
-        if V::SIMD {
-            std::mem::swap(&mut cur, &mut next);
-        }
+        std::mem::swap(&mut cur, &mut next);
     }
 }
 
 /// Step 1 of [`gate_row_grouped`] for vectors `from..to` of the row at `x`: widen, score and
-/// form the keys. The scores are kept (the weights of the selected come from them), except
-/// where the keys are the logits themselves (a monotone score, no bias): there the k selected
-/// are scored in step 4 and the others never are.
+/// form the keys into `buf` (E scores, then E keys). The scores are kept (the weights of the
+/// selected come from them), except where the keys are the logits themselves (a monotone
+/// score, no bias): there the k selected are scored in step 4 and the others never are.
+/// In debug builds the loop has its own frame (inlined five times, its locals overflowed the
+/// small-stack test).
 ///
 /// # Safety
 /// Vectors `from..to` of the row readable at `x`.
@@ -1401,18 +1389,19 @@ unsafe fn gate_rows_grouped<V: V16, T: Elem, const FUSED: bool>(
 unsafe fn score_keys<V: V16, T: Elem, const FUSED: bool>(
     p: &Plan,
     x: *const T::S,
-    scores: &mut [f32],
-    keys: &mut [f32],
+    buf: &mut [f32],
     from: usize,
     to: usize,
 ) {
+    let (scores, keys) = buf.split_at_mut(p.experts);
     assert!(16 * to <= scores.len() && 16 * to <= keys.len());
     let vninf = V::splat(f32::NEG_INFINITY);
-    for i in from..to {
+    let logit_keys = p.keys_are_logits();
+    own_frame!(for i in from..to {
         // SAFETY: vector i of the row (caller) and of both buffers (asserted).
         unsafe {
             let v: V = T::load(x.add(16 * i));
-            let (s, key) = if p.keys_are_logits() {
+            let (s, key) = if logit_keys {
                 (v, v.max(vninf)) // NaN -> -inf
             } else {
                 let s = expert_score::<V, FUSED>(p.score, v);
@@ -1421,11 +1410,11 @@ unsafe fn score_keys<V: V16, T: Elem, const FUSED: bool>(
             s.store_f32(scores.as_mut_ptr().add(16 * i));
             key.store_f32(keys.as_mut_ptr().add(16 * i));
         }
-    }
+    })
 }
 
-/// Piece `j` of 4 of the next row's step 1 (see [`gate_rows_grouped`]), if there is a next
-/// row: `next` holds its scores, then its keys.
+/// Piece `j` of [`SCORE_PIECES`] of the next row's step 1 (see [`gate_rows_grouped`]), if there
+/// is a next row: `next` holds its scores, then its keys.
 ///
 /// # Safety
 /// The next row's E elements readable at `ahead`.
@@ -1438,20 +1427,14 @@ unsafe fn score_piece<V: V16, T: Elem, const FUSED: bool>(
 ) {
     if let Some(x) = ahead {
         let nv = p.experts / 16;
-        let (s, k) = next.split_at_mut(p.experts);
+        let (from, to) = (j * nv / SCORE_PIECES, (j + 1) * nv / SCORE_PIECES);
         // SAFETY: forwarded contract; E is whole vectors.
-        unsafe {
-            own_frame!(score_keys::<V, T, FUSED>(
-                p,
-                x,
-                s,
-                k,
-                j * nv / 4,
-                (j + 1) * nv / 4
-            ))
-        };
+        unsafe { score_keys::<V, T, FUSED>(p, x, next, from, to) };
     }
 }
+
+/// How many pieces [`gate_row_grouped`] scores the next row in (one after each of its steps).
+const SCORE_PIECES: usize = 4;
 
 /// The selection and weights of one row for the plans of [`Plan::grouped`] (DeepSeek-V3's
 /// router), from its scores and keys in `cur` (step 1, [`score_keys`]: the same scores and
